@@ -1,1 +1,106 @@
-fn main() {}
+//! `handoff`: the one binary. The file tree mirrors the command tree: each
+//! command is a `Cmd` plus `run` in `commands/`.
+
+mod commands;
+mod output;
+mod settings;
+mod store;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::settings::GlobalArgs;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "handoff",
+    version,
+    about = "AI-assisted outbound prospecting with explicit human handoff points",
+    long_about = "handoff does the volume work of outbound prospecting (lists, research, drafts, \
+sending, watching replies) and hands every judgment call to a person, by rules in a playbook \
+you can read, test and audit."
+)]
+struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Write a commented playbook (handoff.toml) and create its database.
+    Init(commands::init::Cmd),
+    /// Check the installation: playbook, database, mailboxes, model.
+    Doctor(commands::doctor::Cmd),
+    /// Bring the database schema up to date.
+    Migrate(commands::migrate::Cmd),
+    /// Validate and inspect the playbook's policy.
+    #[command(subcommand)]
+    Policy(commands::policy::Cmd),
+    /// Read the append-only ledger of everything that happened.
+    #[command(subcommand)]
+    Ledger(commands::ledger::Cmd),
+    /// Run background jobs until stopped (SIGTERM or Ctrl-C).
+    Worker(commands::worker::Cmd),
+    /// Inspect and feed the work queue.
+    #[command(subcommand)]
+    Jobs(commands::jobs::Cmd),
+    /// Manage the people who use handoff.
+    #[command(subcommand)]
+    Users(commands::users::Cmd),
+    /// Show the resolved configuration and where each value came from.
+    #[command(subcommand)]
+    Config(commands::config::Cmd),
+    /// Measure handoff against a baseline in the same run.
+    #[command(subcommand)]
+    Bench(commands::bench::Cmd),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        let global = cli.global;
+        match cli.command {
+            Command::Init(cmd) => cmd.run(&global).await,
+            Command::Doctor(cmd) => cmd.run(&global).await,
+            Command::Migrate(cmd) => cmd.run(&global).await,
+            Command::Policy(cmd) => cmd.run(&global).await,
+            Command::Ledger(cmd) => cmd.run(&global).await,
+            Command::Worker(cmd) => cmd.run(&global).await,
+            Command::Jobs(cmd) => cmd.run(&global).await,
+            Command::Users(cmd) => cmd.run(&global).await,
+            Command::Config(cmd) => cmd.run(&global).await,
+            Command::Bench(cmd) => cmd.run(&global).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs go to stderr, filtered by HANDOFF_LOG (default: warnings).
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("HANDOFF_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

@@ -1,1 +1,13 @@
-pub mod placeholder {}
+//! The pure heart of handoff: typed ids, the ledger's closed set of events,
+//! job lifecycle rules and the playbook. Nothing here does I/O.
+
+pub mod email;
+pub mod ids;
+pub mod jobs;
+pub mod ledger;
+pub mod playbook;
+pub mod users;
+
+pub use email::EmailAddress;
+pub use ids::{AccountId, ContactId, JobId, LedgerEntryId, UserId};
+pub use ledger::{Actor, Event, Subjects};

@@ -1,1 +1,8 @@
+//! The stages of the workflow as commands over the Store, and the workers
+//! that run them in the background. Commands take `&dyn Store`: they never
+//! know which database is behind it.
 
+pub mod workers;
+pub mod workspace;
+
+pub use workers::{Worked, Worker, WorkerConfig};

@@ -1,1 +1,148 @@
+//! What handoff asks of a database, one trait per use case. The SQLite and
+//! PostgreSQL crates implement them; `conformance` holds the one test story
+//! both must pass.
+//!
+//! Every method that changes state takes a [`CommandContext`] and appends its
+//! ledger entry in the same transaction: there is no way through this API to
+//! change state without leaving a trace.
 
+pub mod conformance;
+mod error;
+mod types;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+pub use error::StoreError;
+pub use types::*;
+
+use handoff_domain::jobs::{JobKind, RetryPolicy};
+use handoff_domain::users::Username;
+use handoff_domain::{ContactId, EmailAddress, Event, JobId};
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The schema: migrations and their state.
+#[async_trait]
+pub trait Schema: Send + Sync {
+    /// Brings the schema to the newest version this binary knows. Refuses a
+    /// database that is ahead of the binary.
+    async fn migrate(&self) -> StoreResult<MigrationReport>;
+    /// Where the schema stands, without changing it.
+    async fn schema_status(&self) -> StoreResult<SchemaStatus>;
+}
+
+/// The append-only ledger.
+#[async_trait]
+pub trait Ledger: Send + Sync {
+    /// Appends one event that is itself the change (a workspace note, a
+    /// benchmark probe). Changes to other tables append through their own
+    /// methods.
+    async fn append(&self, ctx: &CommandContext, event: &Event) -> StoreResult<LedgerEntry>;
+    /// Appends many events in one transaction.
+    async fn append_batch(&self, ctx: &CommandContext, events: &[Event]) -> StoreResult<u64>;
+    /// The newest entries matching `filter`, oldest first.
+    async fn tail(&self, filter: &LedgerFilter) -> StoreResult<Vec<LedgerEntry>>;
+    /// How many entries exist of each kind (for tests, doctor and metrics).
+    async fn count_by_kind(&self) -> StoreResult<Vec<(String, u64)>>;
+}
+
+/// People who use handoff.
+#[async_trait]
+pub trait Users: Send + Sync {
+    async fn add_user(&self, ctx: &CommandContext, user: &NewUser) -> StoreResult<User>;
+    async fn list_users(&self) -> StoreResult<Vec<User>>;
+    async fn find_user(&self, username: &Username) -> StoreResult<Option<User>>;
+}
+
+/// Companies and the people at them.
+#[async_trait]
+pub trait Contacts: Send + Sync {
+    /// Returns the account for `domain`, creating it if it is new.
+    async fn ensure_account(
+        &self,
+        ctx: &CommandContext,
+        account: &NewAccount,
+    ) -> StoreResult<Account>;
+    async fn add_contact(&self, ctx: &CommandContext, contact: &NewContact)
+    -> StoreResult<Contact>;
+    async fn get_contact(&self, id: ContactId) -> StoreResult<Option<Contact>>;
+    async fn find_contact_by_email(&self, email: &EmailAddress) -> StoreResult<Option<Contact>>;
+    async fn list_contacts(&self, limit: u32) -> StoreResult<Vec<Contact>>;
+}
+
+/// The playbook's sequences, mirrored into the database so enrolments can
+/// refer to them.
+#[async_trait]
+pub trait Sequences: Send + Sync {
+    /// Writes each definition that is new or changed; returns how many were.
+    async fn sync_sequences(&self, ctx: &CommandContext, defs: &[SequenceDef]) -> StoreResult<u64>;
+    async fn list_sequences(&self) -> StoreResult<Vec<SequenceDef>>;
+}
+
+/// Addresses that must never be contacted again.
+#[async_trait]
+pub trait Suppressions: Send + Sync {
+    /// Idempotent: suppressing an address twice keeps the first reason and
+    /// returns false.
+    async fn suppress(
+        &self,
+        ctx: &CommandContext,
+        email: &EmailAddress,
+        reason: &str,
+    ) -> StoreResult<bool>;
+    async fn is_suppressed(&self, email: &EmailAddress) -> StoreResult<bool>;
+}
+
+/// The leased work queue. Claims happen in one short transaction, the work
+/// outside any transaction, the outcome in a second one.
+#[async_trait]
+pub trait JobQueue: Send + Sync {
+    async fn enqueue(&self, ctx: &CommandContext, jobs: &[NewJob]) -> StoreResult<Vec<JobId>>;
+    /// Leases up to `limit` due jobs of the given kinds to `worker` until
+    /// `now + lease`. Jobs whose lease expired are due again.
+    async fn claim(&self, request: &ClaimRequest) -> StoreResult<Vec<ClaimedJob>>;
+    /// Marks the job done and appends `outcome` in one transaction, but only
+    /// if the lease is still this claim's; otherwise nothing changes.
+    async fn complete(
+        &self,
+        ctx: &CommandContext,
+        job: &ClaimedJob,
+        outcome: &Event,
+    ) -> StoreResult<Completion>;
+    /// Records a failed attempt: queued again with backoff, or dead when out
+    /// of attempts. Ignored (LeaseLost) if the lease has moved on.
+    async fn fail(
+        &self,
+        ctx: &CommandContext,
+        job: &ClaimedJob,
+        error: &str,
+        retry: &RetryPolicy,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Completion>;
+    /// Jobs whose lease expired after their last allowed attempt (their
+    /// worker died every time) go dead so a human sees them.
+    async fn bury_expired(&self, ctx: &CommandContext, now: DateTime<Utc>) -> StoreResult<u64>;
+    async fn requeue_dead(
+        &self,
+        ctx: &CommandContext,
+        job: JobId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+    async fn job_counts(&self) -> StoreResult<Vec<JobCount>>;
+    async fn list_jobs(&self, filter: &JobFilter) -> StoreResult<Vec<Job>>;
+}
+
+/// Everything a command may need. Handlers and workers take `&dyn Store` and
+/// never name a backend.
+pub trait Store:
+    std::fmt::Debug + Schema + Ledger + Users + Contacts + Sequences + Suppressions + JobQueue
+{
+    /// `sqlite` or `postgres`.
+    fn backend(&self) -> &'static str;
+}
+
+/// Kinds handled by a worker that knows all of them.
+pub fn all_job_kinds() -> Vec<JobKind> {
+    JobKind::ALL.to_vec()
+}

@@ -1,0 +1,27 @@
+pub mod bench;
+pub mod config;
+pub mod doctor;
+pub mod init;
+pub mod jobs;
+pub mod ledger;
+pub mod migrate;
+pub mod policy;
+pub mod users;
+pub mod worker;
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use handoff_domain::playbook::{self, Diagnostics, Playbook};
+
+/// Reads and parses a playbook file; `Err(Ok(diagnostics))` when the file
+/// is there but wrong, `Err(Err(e))` when it cannot be read.
+pub fn read_playbook(path: &Path) -> Result<Result<Playbook, Diagnostics>> {
+    let text = std::fs::read_to_string(path).with_context(|| {
+        format!(
+            "cannot read the playbook {}: create one with `handoff init`, or pass --playbook FILE",
+            path.display()
+        )
+    })?;
+    Ok(playbook::parse(&text, &path.display().to_string()))
+}

@@ -1,0 +1,305 @@
+//! The ledger's vocabulary. Every state change in handoff is one of these
+//! events, appended in the same transaction as the change itself, so the
+//! ledger is the audit trail and the source of every metric.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{AccountId, ContactId, JobId, UserId};
+use crate::users::Role;
+
+/// Who caused a change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Actor {
+    /// A model or the template drafter acting on its own.
+    Ai { component: String },
+    /// A person, through the CLI or the web UI.
+    Human { user: String },
+    /// handoff itself: workers, timers, migrations.
+    System { component: String },
+}
+
+impl Actor {
+    pub fn system(component: &str) -> Self {
+        Actor::System {
+            component: component.to_string(),
+        }
+    }
+
+    pub fn human(user: &str) -> Self {
+        Actor::Human {
+            user: user.to_string(),
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Actor::Ai { .. } => "ai",
+            Actor::Human { .. } => "human",
+            Actor::System { .. } => "system",
+        }
+    }
+
+    /// The component or user name, without the kind.
+    pub fn name(&self) -> &str {
+        match self {
+            Actor::Ai { component } | Actor::System { component } => component,
+            Actor::Human { user } => user,
+        }
+    }
+
+    /// Rebuilds an actor from its stored columns.
+    pub fn from_parts(kind: &str, name: &str) -> Option<Self> {
+        let name = name.to_string();
+        match kind {
+            "ai" => Some(Actor::Ai { component: name }),
+            "human" => Some(Actor::Human { user: name }),
+            "system" => Some(Actor::System { component: name }),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Actor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.kind(), self.name())
+    }
+}
+
+/// Everything that can happen. Closed on purpose: a new kind of change is a
+/// new variant, reviewed like any other schema change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    /// `handoff init` created this workspace's database.
+    WorkspaceInitialized {
+        workspace: String,
+    },
+    /// The database schema moved forward.
+    SchemaMigrated {
+        from_version: i64,
+        to_version: i64,
+    },
+    UserAdded {
+        user_id: UserId,
+        username: String,
+        role: Role,
+    },
+    AccountCreated {
+        account_id: AccountId,
+        domain: String,
+        name: String,
+    },
+    ContactCreated {
+        contact_id: ContactId,
+        account_id: Option<AccountId>,
+        email: String,
+    },
+    /// The playbook's sequences were written to the database.
+    SequenceDefined {
+        name: String,
+        sequence_type: String,
+        steps: usize,
+    },
+    /// An address may never be contacted again.
+    Suppressed {
+        email_hash: String,
+        reason: String,
+        contact_id: Option<ContactId>,
+    },
+    JobsEnqueued {
+        kind: String,
+        count: u64,
+    },
+    /// A job failed and will run again at `retry_at`.
+    JobFailed {
+        job_id: JobId,
+        kind: String,
+        attempt: i32,
+        error: String,
+        retry_at: chrono::DateTime<chrono::Utc>,
+    },
+    /// A job used up its attempts; a human has to look at it.
+    JobDead {
+        job_id: JobId,
+        kind: String,
+        attempts: i32,
+        error: String,
+    },
+    /// A job brought back from the dead by a human.
+    JobRetried {
+        job_id: JobId,
+        kind: String,
+    },
+    /// The outcome of a `probe` job: proves a worker ran it (used by the
+    /// queue's exactly-once tests and by `handoff doctor`).
+    ProbeCompleted {
+        job_id: JobId,
+        worker: String,
+    },
+    /// A synthetic event appended by `handoff bench ledger`.
+    BenchmarkProbe {
+        run: String,
+        seq: u64,
+    },
+}
+
+/// The ids an event is about, stored in their own columns so the ledger can
+/// be filtered without parsing payloads.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Subjects {
+    pub contact_id: Option<ContactId>,
+    pub account_id: Option<AccountId>,
+    pub user_id: Option<UserId>,
+    pub job_id: Option<JobId>,
+}
+
+impl Event {
+    /// The stored name of the variant (the `type` tag of its payload).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Event::WorkspaceInitialized { .. } => "workspace_initialized",
+            Event::SchemaMigrated { .. } => "schema_migrated",
+            Event::UserAdded { .. } => "user_added",
+            Event::AccountCreated { .. } => "account_created",
+            Event::ContactCreated { .. } => "contact_created",
+            Event::SequenceDefined { .. } => "sequence_defined",
+            Event::Suppressed { .. } => "suppressed",
+            Event::JobsEnqueued { .. } => "jobs_enqueued",
+            Event::JobFailed { .. } => "job_failed",
+            Event::JobDead { .. } => "job_dead",
+            Event::JobRetried { .. } => "job_retried",
+            Event::ProbeCompleted { .. } => "probe_completed",
+            Event::BenchmarkProbe { .. } => "benchmark_probe",
+        }
+    }
+
+    pub fn subjects(&self) -> Subjects {
+        match self {
+            Event::UserAdded { user_id, .. } => Subjects {
+                user_id: Some(*user_id),
+                ..Subjects::default()
+            },
+            Event::AccountCreated { account_id, .. } => Subjects {
+                account_id: Some(*account_id),
+                ..Subjects::default()
+            },
+            Event::ContactCreated {
+                contact_id,
+                account_id,
+                ..
+            } => Subjects {
+                contact_id: Some(*contact_id),
+                account_id: *account_id,
+                ..Subjects::default()
+            },
+            Event::Suppressed { contact_id, .. } => Subjects {
+                contact_id: *contact_id,
+                ..Subjects::default()
+            },
+            Event::JobFailed { job_id, .. }
+            | Event::JobDead { job_id, .. }
+            | Event::JobRetried { job_id, .. }
+            | Event::ProbeCompleted { job_id, .. } => Subjects {
+                job_id: Some(*job_id),
+                ..Subjects::default()
+            },
+            Event::WorkspaceInitialized { .. }
+            | Event::SchemaMigrated { .. }
+            | Event::SequenceDefined { .. }
+            | Event::JobsEnqueued { .. }
+            | Event::BenchmarkProbe { .. } => Subjects::default(),
+        }
+    }
+
+    /// One line for people reading `handoff ledger tail`.
+    pub fn summary(&self) -> String {
+        match self {
+            Event::WorkspaceInitialized { workspace } => {
+                format!("workspace `{workspace}` initialised")
+            }
+            Event::SchemaMigrated {
+                from_version,
+                to_version,
+            } => format!("schema migrated from version {from_version} to {to_version}"),
+            Event::UserAdded { username, role, .. } => format!("user {username} added as {role}"),
+            Event::AccountCreated { domain, name, .. } => {
+                format!("account {name} ({domain}) created")
+            }
+            Event::ContactCreated { email, .. } => format!("contact {email} created"),
+            Event::SequenceDefined {
+                name,
+                sequence_type,
+                steps,
+            } => format!("sequence {name} ({sequence_type}, {steps} steps) defined"),
+            Event::Suppressed { reason, .. } => format!("address suppressed: {reason}"),
+            Event::JobsEnqueued { kind, count } => format!("{count} {kind} job(s) enqueued"),
+            Event::JobFailed {
+                job_id,
+                kind,
+                attempt,
+                error,
+                retry_at,
+            } => format!(
+                "{kind} job {job_id} failed (attempt {attempt}): {error}; retry at {}",
+                retry_at.format("%Y-%m-%d %H:%M:%S UTC")
+            ),
+            Event::JobDead {
+                job_id,
+                kind,
+                attempts,
+                error,
+            } => format!("{kind} job {job_id} is dead after {attempts} attempts: {error}"),
+            Event::JobRetried { job_id, kind } => format!("{kind} job {job_id} queued again"),
+            Event::ProbeCompleted { job_id, worker } => {
+                format!("probe job {job_id} completed by {worker}")
+            }
+            Event::BenchmarkProbe { run, seq } => format!("benchmark {run} event {seq}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kind_matches_the_serialized_tag() {
+        let events = [
+            Event::WorkspaceInitialized {
+                workspace: "w".into(),
+            },
+            Event::SchemaMigrated {
+                from_version: 0,
+                to_version: 1,
+            },
+            Event::JobsEnqueued {
+                kind: "probe".into(),
+                count: 1,
+            },
+            Event::ProbeCompleted {
+                job_id: JobId::new(1),
+                worker: "w".into(),
+            },
+            Event::BenchmarkProbe {
+                run: "r".into(),
+                seq: 1,
+            },
+        ];
+        for event in events {
+            let json = serde_json::to_value(&event).unwrap();
+            assert_eq!(json["type"], event.kind());
+            let back: Event = serde_json::from_value(json).unwrap();
+            assert_eq!(back, event);
+        }
+    }
+
+    #[test]
+    fn actors_round_trip_through_columns() {
+        let a = Actor::human("dana");
+        assert_eq!(Actor::from_parts(a.kind(), a.name()), Some(a));
+        assert_eq!(Actor::from_parts("robot", "x"), None);
+    }
+}

@@ -1,0 +1,326 @@
+//! What `handoff policy check` prints: every mistake in the playbook, each
+//! with `file:line:column`, what is wrong and how to fix it.
+
+use std::fmt;
+use std::ops::Range;
+
+use serde::Serialize;
+
+/// One mistake in a playbook file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Diagnostic {
+    pub file: String,
+    /// 1-based.
+    pub line: usize,
+    /// 1-based, counted in characters (not bytes).
+    pub column: usize,
+    pub message: String,
+    /// How to fix it, when there is something useful to say.
+    pub hint: Option<String>,
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.file, self.line, self.column, self.message
+        )?;
+        if let Some(hint) = &self.hint {
+            write!(f, "\n  hint: {hint}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Every mistake found in one run, in file order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct Diagnostics(pub Vec<Diagnostic>);
+
+impl Diagnostics {
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn iter(&self) -> std::slice::Iter<'_, Diagnostic> {
+        self.0.iter()
+    }
+}
+
+impl<'a> IntoIterator for &'a Diagnostics {
+    type Item = &'a Diagnostic;
+    type IntoIter = std::slice::Iter<'a, Diagnostic>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+impl fmt::Display for Diagnostics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, diagnostic) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{diagnostic}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Diagnostics {}
+
+/// A mistake located by byte offset; turned into a [`Diagnostic`] once all
+/// of the file has been read.
+#[derive(Debug, Clone)]
+pub(crate) struct Issue {
+    pub offset: usize,
+    pub message: String,
+    pub hint: Option<String>,
+    pub kind: IssueKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum IssueKind {
+    /// The TOML itself is malformed.
+    Syntax,
+    /// A required key or section is absent.
+    Missing,
+    Other,
+}
+
+/// Collects issues while the playbook is read.
+#[derive(Debug)]
+pub(crate) struct Issues<'s> {
+    source: &'s str,
+    list: Vec<Issue>,
+}
+
+impl<'s> Issues<'s> {
+    pub fn new(source: &'s str) -> Self {
+        Self {
+            source,
+            list: Vec::new(),
+        }
+    }
+
+    /// The whole playbook text, for locating positions inside string values.
+    pub fn source(&self) -> &'s str {
+        self.source
+    }
+
+    pub fn error(&mut self, span: &Range<usize>, message: impl Into<String>) {
+        self.push(span.start, message.into(), None);
+    }
+
+    pub fn error_with_hint(
+        &mut self,
+        span: &Range<usize>,
+        message: impl Into<String>,
+        hint: impl Into<String>,
+    ) {
+        self.push(span.start, message.into(), Some(hint.into()));
+    }
+
+    pub fn push(&mut self, offset: usize, message: String, hint: Option<String>) {
+        self.push_kind(IssueKind::Other, offset, message, hint);
+    }
+
+    pub fn push_kind(
+        &mut self,
+        kind: IssueKind,
+        offset: usize,
+        message: String,
+        hint: Option<String>,
+    ) {
+        self.list.push(Issue {
+            offset,
+            message,
+            hint,
+            kind,
+        });
+    }
+
+    /// After a syntax error the parser's recovery guesses at the structure,
+    /// so later findings and "missing" findings are likely its echoes. Keep
+    /// the syntax errors and what was found in lines before the first one.
+    pub fn drop_echoes_of_syntax_errors(&mut self) {
+        let Some(first_syntax_error) = self
+            .list
+            .iter()
+            .filter(|issue| issue.kind == IssueKind::Syntax)
+            .map(|issue| issue.offset)
+            .min()
+        else {
+            return;
+        };
+        let line_start = self
+            .source
+            .get(..first_syntax_error)
+            .and_then(|before| before.rfind('\n'))
+            .map_or(0, |newline| newline + 1);
+        self.list.retain(|issue| match issue.kind {
+            IssueKind::Syntax => true,
+            IssueKind::Missing => false,
+            IssueKind::Other => issue.offset < line_start,
+        });
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    /// 1-based line of a byte offset, for messages that refer to another place.
+    pub fn line_of(&self, offset: usize) -> usize {
+        let before = self.source.get(..offset).unwrap_or(self.source);
+        before.bytes().filter(|byte| *byte == b'\n').count() + 1
+    }
+
+    pub fn into_diagnostics(self, file_name: &str) -> Diagnostics {
+        let source = self.source;
+        let index = LineIndex::new(source);
+        let mut list = self.list;
+        // Stable: issues at the same place keep the order they were found in.
+        list.sort_by_key(|issue| issue.offset);
+        Diagnostics(
+            list.into_iter()
+                .map(|issue| {
+                    let (line, column) = index.line_column(source, issue.offset);
+                    Diagnostic {
+                        file: file_name.to_string(),
+                        line,
+                        column,
+                        message: issue.message,
+                        hint: issue.hint,
+                    }
+                })
+                .collect(),
+        )
+    }
+}
+
+/// Byte offset → 1-based line and character column.
+struct LineIndex {
+    line_starts: Vec<usize>,
+}
+
+impl LineIndex {
+    fn new(source: &str) -> Self {
+        let mut line_starts = vec![0];
+        line_starts.extend(
+            source
+                .bytes()
+                .enumerate()
+                .filter(|(_, byte)| *byte == b'\n')
+                .map(|(i, _)| i + 1),
+        );
+        Self { line_starts }
+    }
+
+    fn line_column(&self, source: &str, offset: usize) -> (usize, usize) {
+        let offset = offset.min(source.len());
+        // The number of line starts at or before `offset` is the line number.
+        let line = self.line_starts.partition_point(|start| *start <= offset);
+        let line_start = self
+            .line_starts
+            .get(line.saturating_sub(1))
+            .copied()
+            .unwrap_or(0);
+        let column = source
+            .get(line_start..)
+            .unwrap_or_default()
+            .char_indices()
+            .take_while(|(i, _)| line_start + i < offset)
+            .count()
+            + 1;
+        (line.max(1), column)
+    }
+}
+
+/// Edit distance between two strings, in characters.
+pub(crate) fn levenshtein(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    // `previous[j]` is the distance between the prefix of `a` read so far and `b[..j]`.
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, a_char) in a.chars().enumerate() {
+        let mut current = Vec::with_capacity(b.len() + 1);
+        current.push(i + 1);
+        for (j, b_char) in b.iter().enumerate() {
+            let substitute = previous[j] + usize::from(a_char != *b_char);
+            let delete = previous[j + 1] + 1;
+            let insert = current[j] + 1;
+            current.push(substitute.min(delete).min(insert));
+        }
+        previous = current;
+    }
+    previous[b.len()]
+}
+
+/// The candidate closest to `input`, if it is close enough to be a typo.
+pub(crate) fn did_you_mean<'c>(input: &str, candidates: &[&'c str]) -> Option<&'c str> {
+    let input = input.to_lowercase();
+    candidates
+        .iter()
+        .map(|candidate| (levenshtein(&input, candidate), *candidate))
+        .filter(|(distance, candidate)| *distance <= (candidate.chars().count() / 3).max(1))
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, candidate)| candidate)
+}
+
+/// "did you mean `x`?" when a candidate is close, else the list of choices.
+pub(crate) fn suggestion_hint(input: &str, candidates: &[&str], what: &str) -> String {
+    match did_you_mean(input, candidates) {
+        Some(close) => format!("did you mean `{close}`?"),
+        None => format!("{what}: {}", quoted_list(candidates)),
+    }
+}
+
+/// `a`, `b`, `c`
+pub(crate) fn quoted_list(items: &[&str]) -> String {
+    items
+        .iter()
+        .map(|item| format!("`{item}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn levenshtein_counts_edits() {
+        assert_eq!(levenshtein("", ""), 0);
+        assert_eq!(levenshtein("windw", "window"), 1);
+        assert_eq!(levenshtein("blok", "block"), 1);
+        assert_eq!(levenshtein("kitten", "sitting"), 3);
+        assert_eq!(levenshtein("", "abc"), 3);
+        assert_eq!(levenshtein("ünï", "uni"), 2);
+    }
+
+    #[test]
+    fn did_you_mean_only_suggests_close_candidates() {
+        let keys = ["window", "mode"];
+        assert_eq!(did_you_mean("windw", &keys), Some("window"));
+        assert_eq!(did_you_mean("WINDOW", &keys), Some("window"));
+        assert_eq!(did_you_mean("colour", &keys), None);
+        assert_eq!(did_you_mean("x", &[]), None);
+    }
+
+    #[test]
+    fn line_and_column_are_one_based_and_count_characters() {
+        let source = "a = 1\nbé = 2\n";
+        let index = LineIndex::new(source);
+        assert_eq!(index.line_column(source, 0), (1, 1));
+        assert_eq!(index.line_column(source, 4), (1, 5));
+        assert_eq!(index.line_column(source, 6), (2, 1));
+        // `=` on line 2 is after a two-byte character.
+        assert_eq!(index.line_column(source, 10), (2, 4));
+        assert_eq!(index.line_column(source, 999), (3, 1));
+    }
+}

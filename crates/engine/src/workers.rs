@@ -1,0 +1,174 @@
+//! Workers lease jobs from the queue, run them outside any transaction, and
+//! record the outcome. `run_once` does one round, so tests (and
+//! `handoff worker --once`) can drive the queue step by step.
+
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use chrono::{Duration, Utc};
+use tracing::{info, warn};
+
+use handoff_domain::jobs::{JobKind, RetryPolicy};
+use handoff_domain::{Actor, Event};
+use handoff_store::{ClaimRequest, ClaimedJob, CommandContext, Completion, Store, StoreError};
+
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// Shown in `locked_by` and the ledger: host, process and a random tag.
+    pub name: String,
+    pub kinds: Vec<JobKind>,
+    /// Jobs leased per round.
+    pub batch: u32,
+    /// How long a claimed job stays leased before others may reclaim it.
+    pub lease: Duration,
+    /// How long an idle worker waits before looking again.
+    pub idle_wait: StdDuration,
+    pub retry: RetryPolicy,
+}
+
+impl WorkerConfig {
+    pub fn new(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            kinds: JobKind::ALL.to_vec(),
+            batch: 16,
+            lease: Duration::seconds(60),
+            idle_wait: StdDuration::from_millis(500),
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+/// What one round did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Worked {
+    /// Ran this many jobs (whatever their outcome).
+    Ran(usize),
+    Idle,
+}
+
+#[derive(Debug)]
+pub struct Worker {
+    store: Arc<dyn Store>,
+    config: WorkerConfig,
+}
+
+impl Worker {
+    pub fn new(store: Arc<dyn Store>, config: WorkerConfig) -> Self {
+        Self { store, config }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.config.name
+    }
+
+    fn ctx(&self) -> CommandContext {
+        CommandContext::new(Actor::system(&format!("worker {}", self.config.name)), None)
+    }
+
+    /// Claims one batch, runs it, records each outcome.
+    pub async fn run_once(&self) -> Result<Worked, StoreError> {
+        let ctx = self.ctx();
+        self.store.bury_expired(&ctx, ctx.now).await?;
+        let claimed = self
+            .store
+            .claim(&ClaimRequest {
+                worker: self.config.name.clone(),
+                kinds: self.config.kinds.clone(),
+                limit: self.config.batch,
+                lease: self.config.lease,
+                now: ctx.now,
+            })
+            .await?;
+        if claimed.is_empty() {
+            return Ok(Worked::Idle);
+        }
+        for job in &claimed {
+            let outcome = run_job(job, &self.config.name).await;
+            let ctx = self.ctx();
+            let recorded = match outcome {
+                Ok(event) => self.store.complete(&ctx, job, &event).await?,
+                Err(error) => {
+                    self.store
+                        .fail(&ctx, job, &error, &self.config.retry, Utc::now())
+                        .await?
+                }
+            };
+            match recorded {
+                Completion::LeaseLost => warn!(
+                    job_id = job.id.get(),
+                    worker = %self.config.name,
+                    "lease expired before the outcome was recorded; another worker owns the job"
+                ),
+                Completion::Dead => {
+                    warn!(job_id = job.id.get(), kind = %job.kind, "job is dead after its last attempt")
+                }
+                Completion::Done | Completion::RetryAt(_) => {}
+            }
+        }
+        Ok(Worked::Ran(claimed.len()))
+    }
+
+    /// Runs rounds until `shutdown` resolves, or (with `exit_when_idle`)
+    /// until a round finds nothing to do. A round in progress finishes
+    /// before shutdown so no outcome is left unrecorded.
+    pub async fn run(
+        &self,
+        exit_when_idle: bool,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) -> Result<u64, StoreError> {
+        tokio::pin!(shutdown);
+        let mut total = 0u64;
+        loop {
+            let round = self.run_once().await;
+            match round {
+                Ok(Worked::Ran(n)) => total += n as u64,
+                Ok(Worked::Idle) if exit_when_idle => break,
+                Ok(Worked::Idle) => {
+                    tokio::select! {
+                        _ = &mut shutdown => break,
+                        _ = tokio::time::sleep(self.config.idle_wait) => {}
+                    }
+                    continue;
+                }
+                Err(e) => {
+                    // A database hiccup should not kill the worker: wait, retry.
+                    warn!(error = %e, "worker round failed; retrying");
+                    tokio::select! {
+                        _ = &mut shutdown => break,
+                        _ = tokio::time::sleep(self.config.idle_wait * 4) => {}
+                    }
+                    continue;
+                }
+            }
+            // Between busy rounds, a pending shutdown wins.
+            tokio::select! {
+                biased;
+                _ = &mut shutdown => break,
+                _ = std::future::ready(()) => {}
+            }
+        }
+        info!(worker = %self.config.name, jobs = total, "worker stopped");
+        Ok(total)
+    }
+}
+
+/// Runs one job and returns the ledger event that records its outcome.
+async fn run_job(job: &ClaimedJob, worker: &str) -> Result<Event, String> {
+    match job.kind {
+        JobKind::Probe => {
+            // A probe may ask to take a while, so tests can stop a worker
+            // with work in flight.
+            if let Some(ms) = job.payload.get("work_ms").and_then(|v| v.as_u64()) {
+                tokio::time::sleep(StdDuration::from_millis(ms.min(60_000))).await;
+            }
+            Ok(Event::ProbeCompleted {
+                job_id: job.id,
+                worker: worker.to_string(),
+            })
+        }
+        JobKind::FailingProbe => {
+            Err("failing_probe jobs always fail (they exist to show retries)".into())
+        }
+    }
+}

@@ -1,0 +1,197 @@
+-- handoff schema, version 1 (PostgreSQL).
+-- Times are TIMESTAMPTZ; ids of entities are UUID v7; payloads are JSONB.
+
+CREATE TABLE users (
+    id           UUID PRIMARY KEY,
+    username     TEXT NOT NULL UNIQUE,
+    display_name TEXT NOT NULL,
+    email        TEXT,
+    role         TEXT NOT NULL CHECK (role IN ('rep', 'manager', 'admin')),
+    manager      TEXT REFERENCES users (username),
+    created_at   TIMESTAMPTZ NOT NULL
+);
+
+CREATE TABLE accounts (
+    id         UUID PRIMARY KEY,
+    domain     TEXT NOT NULL UNIQUE,  -- registrable domain, lower case
+    name       TEXT NOT NULL,
+    attributes JSONB NOT NULL DEFAULT '{}',  -- industry, size, technologies, ... with provenance
+    icp_score  INTEGER,
+    icp_tier   TEXT,
+    created_at TIMESTAMPTZ NOT NULL,
+    updated_at TIMESTAMPTZ NOT NULL
+);
+
+CREATE TABLE imports (
+    id          UUID PRIMARY KEY,
+    file_name   TEXT NOT NULL,
+    format      TEXT NOT NULL,
+    created_by  TEXT NOT NULL,
+    started_at  TIMESTAMPTZ NOT NULL,
+    finished_at TIMESTAMPTZ,
+    rows_total  INTEGER NOT NULL DEFAULT 0,
+    imported    INTEGER NOT NULL DEFAULT 0,
+    merged      INTEGER NOT NULL DEFAULT 0,
+    rejected    INTEGER NOT NULL DEFAULT 0
+);
+
+CREATE TABLE contacts (
+    id                  UUID PRIMARY KEY,
+    email               TEXT NOT NULL UNIQUE,  -- normalised
+    first_name          TEXT NOT NULL DEFAULT '',
+    last_name           TEXT NOT NULL DEFAULT '',
+    title               TEXT NOT NULL DEFAULT '',
+    seniority           TEXT,
+    department          TEXT,
+    account_id          UUID REFERENCES accounts (id),
+    owner               TEXT REFERENCES users (username),
+    attributes          JSONB NOT NULL DEFAULT '{}',
+    verification_status TEXT,
+    verification_reason TEXT,
+    verified_at         TIMESTAMPTZ,
+    icp_score           INTEGER,
+    icp_tier            TEXT,
+    icp_reasons         JSONB,
+    -- who drives this prospect: AI automation or a human who took over
+    handled_by          TEXT NOT NULL DEFAULT 'ai' CHECK (handled_by IN ('ai', 'human')),
+    stopped_reason      TEXT,  -- reply, unsubscribe, hard_bounce, complaint, suppression
+    created_at          TIMESTAMPTZ NOT NULL,
+    updated_at          TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX contacts_account ON contacts (account_id);
+
+CREATE TABLE sequences (
+    name          TEXT PRIMARY KEY,
+    sequence_type TEXT NOT NULL,
+    definition    JSONB NOT NULL,  -- the playbook's steps as JSON
+    step_count    INTEGER NOT NULL,
+    updated_at    TIMESTAMPTZ NOT NULL
+);
+
+CREATE TABLE enrollments (
+    id           UUID PRIMARY KEY,
+    contact_id   UUID NOT NULL REFERENCES contacts (id),
+    sequence     TEXT NOT NULL REFERENCES sequences (name),
+    state        TEXT NOT NULL,
+    current_step INTEGER NOT NULL DEFAULT 0,
+    next_step_at TIMESTAMPTZ,
+    created_at   TIMESTAMPTZ NOT NULL,
+    updated_at   TIMESTAMPTZ NOT NULL,
+    UNIQUE (contact_id, sequence)
+);
+
+CREATE TABLE drafts (
+    id              UUID PRIMARY KEY,
+    enrollment_id   UUID REFERENCES enrollments (id),
+    contact_id      UUID NOT NULL REFERENCES contacts (id),
+    step_index      INTEGER NOT NULL,
+    author_kind     TEXT NOT NULL CHECK (author_kind IN ('ai', 'template', 'human')),
+    subject         TEXT NOT NULL,
+    body            TEXT NOT NULL,
+    grounding       JSONB NOT NULL DEFAULT '[]',
+    findings        JSONB NOT NULL DEFAULT '[]',
+    confidence      DOUBLE PRECISION,
+    review_state    TEXT NOT NULL,
+    review_deadline TIMESTAMPTZ,
+    final_subject   TEXT,
+    final_body      TEXT,
+    edit_distance   DOUBLE PRECISION,
+    policy_version  TEXT NOT NULL,
+    created_at      TIMESTAMPTZ NOT NULL,
+    updated_at      TIMESTAMPTZ NOT NULL
+);
+
+CREATE TABLE messages (
+    id           UUID PRIMARY KEY,
+    draft_id     UUID NOT NULL REFERENCES drafts (id),
+    contact_id   UUID NOT NULL REFERENCES contacts (id),
+    mailbox      TEXT NOT NULL,
+    message_id   TEXT NOT NULL UNIQUE,  -- stored before the SMTP conversation
+    in_reply_to  TEXT,
+    state        TEXT NOT NULL CHECK (state IN ('queued', 'sending', 'sent', 'failed', 'in_doubt')),
+    failure      TEXT,
+    scheduled_at TIMESTAMPTZ NOT NULL,
+    lease_until  TIMESTAMPTZ,
+    sent_at      TIMESTAMPTZ,
+    created_at   TIMESTAMPTZ NOT NULL
+);
+
+CREATE TABLE events (
+    id                UUID PRIMARY KEY,
+    provider          TEXT NOT NULL,
+    provider_event_id TEXT NOT NULL,
+    kind              TEXT NOT NULL,
+    contact_id        UUID REFERENCES contacts (id),
+    message_id        TEXT,
+    occurred_at       TIMESTAMPTZ NOT NULL,
+    received_at       TIMESTAMPTZ NOT NULL,
+    payload           JSONB NOT NULL,  -- raw, as received
+    UNIQUE (provider, provider_event_id)
+);
+
+CREATE TABLE escalations (
+    id          UUID PRIMARY KEY,
+    contact_id  UUID REFERENCES contacts (id),
+    stage       TEXT NOT NULL,
+    rule_id     TEXT NOT NULL,
+    reason      TEXT NOT NULL,
+    priority    TEXT NOT NULL,
+    assignee    TEXT REFERENCES users (username),
+    due_at      TIMESTAMPTZ,
+    state       TEXT NOT NULL,
+    resolution  TEXT,
+    created_at  TIMESTAMPTZ NOT NULL,
+    resolved_at TIMESTAMPTZ
+);
+
+-- Survives erasure: only a hash of the normalised address is kept.
+CREATE TABLE suppressions (
+    email_hash TEXT PRIMARY KEY,
+    reason     TEXT NOT NULL,
+    created_at TIMESTAMPTZ NOT NULL
+);
+
+CREATE TABLE ledger (
+    id             BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    at             TIMESTAMPTZ NOT NULL,
+    actor_kind     TEXT NOT NULL CHECK (actor_kind IN ('ai', 'human', 'system')),
+    actor_name     TEXT NOT NULL,
+    kind           TEXT NOT NULL,
+    contact_id     UUID,
+    account_id     UUID,
+    user_id        UUID,
+    job_id         BIGINT,
+    policy_version TEXT,
+    payload        JSONB NOT NULL
+);
+CREATE INDEX ledger_contact ON ledger (contact_id) WHERE contact_id IS NOT NULL;
+CREATE INDEX ledger_kind ON ledger (kind);
+
+-- The ledger is append-only, whatever code or person touches the table.
+CREATE FUNCTION ledger_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'the ledger is append-only';
+END;
+$$;
+CREATE TRIGGER ledger_no_update BEFORE UPDATE OR DELETE ON ledger
+    FOR EACH ROW EXECUTE FUNCTION ledger_refuse_change();
+CREATE TRIGGER ledger_no_truncate BEFORE TRUNCATE ON ledger
+    FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_change();
+
+CREATE TABLE jobs (
+    id           BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    kind         TEXT NOT NULL,
+    payload      JSONB NOT NULL,
+    state        TEXT NOT NULL DEFAULT 'queued' CHECK (state IN ('queued', 'running', 'done', 'dead')),
+    run_at       TIMESTAMPTZ NOT NULL,
+    attempts     INTEGER NOT NULL DEFAULT 0,
+    max_attempts INTEGER NOT NULL,
+    locked_by    TEXT,
+    lease_token  TEXT,
+    locked_until TIMESTAMPTZ,
+    last_error   TEXT,
+    created_at   TIMESTAMPTZ NOT NULL,
+    updated_at   TIMESTAMPTZ NOT NULL
+);
+-- Claims scan due work only.
+CREATE INDEX jobs_due ON jobs (state, run_at) WHERE state IN ('queued', 'running');

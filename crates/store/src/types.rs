@@ -1,0 +1,232 @@
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use handoff_domain::jobs::{JobKind, JobState};
+use handoff_domain::playbook::PolicyVersion;
+use handoff_domain::users::{Role, Username};
+use handoff_domain::{
+    AccountId, Actor, ContactId, EmailAddress, Event, JobId, LedgerEntryId, UserId,
+};
+
+/// Who is acting and under which policy: stamped on every ledger entry the
+/// command writes.
+#[derive(Debug, Clone)]
+pub struct CommandContext {
+    pub actor: Actor,
+    pub policy_version: Option<PolicyVersion>,
+    pub now: DateTime<Utc>,
+}
+
+impl CommandContext {
+    pub fn new(actor: Actor, policy_version: Option<PolicyVersion>) -> Self {
+        Self {
+            actor,
+            policy_version,
+            now: to_micros(Utc::now()),
+        }
+    }
+
+    /// The same actor and policy at another time (workers, dry runs).
+    pub fn at(&self, now: DateTime<Utc>) -> Self {
+        Self {
+            now: to_micros(now),
+            ..self.clone()
+        }
+    }
+}
+
+/// Both backends keep microseconds; truncating up front means a value reads
+/// back equal to what was written.
+pub fn to_micros(t: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(t.timestamp_micros()).unwrap_or(t)
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LedgerEntry {
+    pub id: LedgerEntryId,
+    pub at: DateTime<Utc>,
+    pub actor: Actor,
+    pub kind: String,
+    pub contact_id: Option<ContactId>,
+    pub account_id: Option<AccountId>,
+    pub user_id: Option<UserId>,
+    pub job_id: Option<JobId>,
+    pub policy_version: Option<String>,
+    pub event: Event,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct LedgerFilter {
+    pub contact_id: Option<ContactId>,
+    pub kind: Option<String>,
+    /// Only entries after this id (for following the ledger).
+    pub after: Option<LedgerEntryId>,
+    pub limit: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MigrationReport {
+    pub from_version: i64,
+    pub to_version: i64,
+    pub applied: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SchemaStatus {
+    /// Newest migration applied to the database (0 for an empty one).
+    pub database_version: i64,
+    /// Newest migration this binary carries.
+    pub binary_version: i64,
+}
+
+impl SchemaStatus {
+    pub fn is_current(&self) -> bool {
+        self.database_version == self.binary_version
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub username: Username,
+    pub display_name: String,
+    pub email: Option<EmailAddress>,
+    pub role: Role,
+    pub manager: Option<Username>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct User {
+    pub id: UserId,
+    pub username: Username,
+    pub display_name: String,
+    pub email: Option<EmailAddress>,
+    pub role: Role,
+    pub manager: Option<Username>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewAccount {
+    pub domain: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Account {
+    pub id: AccountId,
+    pub domain: String,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewContact {
+    pub email: EmailAddress,
+    pub first_name: String,
+    pub last_name: String,
+    pub title: String,
+    pub account_id: Option<AccountId>,
+    pub owner: Option<Username>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Contact {
+    pub id: ContactId,
+    pub email: EmailAddress,
+    pub first_name: String,
+    pub last_name: String,
+    pub title: String,
+    pub account_id: Option<AccountId>,
+    pub owner: Option<Username>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A sequence as the database keeps it: the playbook's definition, by name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SequenceDef {
+    pub name: String,
+    pub sequence_type: String,
+    /// The steps as JSON, exactly as the playbook parsed them.
+    pub steps: serde_json::Value,
+    pub step_count: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewJob {
+    pub kind: JobKind,
+    pub payload: serde_json::Value,
+    pub run_at: DateTime<Utc>,
+    pub max_attempts: i32,
+}
+
+impl NewJob {
+    pub fn now(kind: JobKind, payload: serde_json::Value, now: DateTime<Utc>) -> Self {
+        Self {
+            kind,
+            payload,
+            run_at: now,
+            max_attempts: 5,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ClaimRequest {
+    pub worker: String,
+    pub kinds: Vec<JobKind>,
+    pub limit: u32,
+    pub lease: chrono::Duration,
+    pub now: DateTime<Utc>,
+}
+
+/// A job leased to one worker. `lease_token` fences it: only the holder of
+/// the newest lease can record an outcome.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClaimedJob {
+    pub id: JobId,
+    pub kind: JobKind,
+    pub payload: serde_json::Value,
+    /// This attempt, counting from 1.
+    pub attempt: i32,
+    pub max_attempts: i32,
+    pub lease_token: String,
+    pub locked_until: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Completion {
+    Done,
+    RetryAt(DateTime<Utc>),
+    Dead,
+    /// The lease expired and another worker holds the job now; this
+    /// worker's outcome was discarded.
+    LeaseLost,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct JobCount {
+    pub kind: String,
+    pub state: JobState,
+    pub count: u64,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct JobFilter {
+    pub state: Option<JobState>,
+    pub limit: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Job {
+    pub id: JobId,
+    pub kind: String,
+    pub state: JobState,
+    pub payload: serde_json::Value,
+    pub run_at: DateTime<Utc>,
+    pub attempts: i32,
+    pub max_attempts: i32,
+    pub locked_by: Option<String>,
+    pub locked_until: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+}
