@@ -47,14 +47,16 @@ impl CheckCmd {
                     }))?;
                 } else {
                     println!(
-                        "{} is valid: policy version {}, {} sequence(s), {} content rule(s), {} escalation rule(s), {} mailbox(es), model backend {:?}.",
+                        "{} is valid: policy version {}, {} sequence(s), {} content rule(s), {} escalation rule(s), {} mailbox(es), model backend {}.",
                         path.display(),
                         version,
                         playbook.sequences.len(),
                         playbook.governance.content_rules.len(),
                         playbook.governance.escalation_rules.len(),
                         playbook.mailboxes.len(),
-                        playbook.model.backend,
+                        serde_json::to_value(playbook.model.backend)?
+                            .as_str()
+                            .unwrap_or("?"),
                     );
                 }
                 Ok(ExitCode::SUCCESS)

@@ -1,0 +1,171 @@
+//! The ledger invariant, command by command: whenever a command changes any
+//! table, the ledger grows in the same run. A digest of every table but the
+//! ledger is taken before and after each state-changing command.
+
+use std::path::Path;
+
+use crate::*;
+
+/// A digest of every row of every table except the ledger.
+fn state_digest(db: &Path) -> String {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let tables: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT IN ('ledger', 'sqlite_sequence') ORDER BY name")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let mut digest = String::new();
+    for table in tables {
+        let mut stmt = conn
+            .prepare(&format!("SELECT * FROM \"{table}\" ORDER BY rowid"))
+            .unwrap();
+        let columns = stmt.column_count();
+        let mut rows = stmt.query([]).unwrap();
+        digest.push_str(&format!("[{table}]"));
+        while let Some(row) = rows.next().unwrap() {
+            for i in 0..columns {
+                let v: rusqlite::types::Value = row.get(i).unwrap();
+                digest.push_str(&format!("{v:?}|"));
+            }
+            digest.push('\n');
+        }
+    }
+    digest
+}
+
+fn ledger_len(db: &Path) -> i64 {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    conn.query_row("SELECT COUNT(*) FROM ledger", [], |r| r.get(0))
+        .unwrap()
+}
+
+#[test]
+fn every_state_changing_command_appends_to_the_ledger() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("handoff.db");
+    let failing_job_id;
+
+    // Each command, and the ledger kinds it must add.
+    let steps: Vec<(Vec<&str>, Vec<&str>)> = vec![
+        (
+            vec!["init"],
+            vec![
+                "schema_migrated",
+                "workspace_initialized",
+                "sequence_defined",
+                "sequence_defined",
+            ],
+        ),
+        (
+            vec!["users", "add", "morgan", "--role", "manager"],
+            vec!["user_added"],
+        ),
+        (
+            vec!["users", "add", "dana", "--manager", "morgan"],
+            vec!["user_added"],
+        ),
+        (
+            vec!["jobs", "enqueue", "probe", "--count", "3"],
+            vec!["jobs_enqueued"],
+        ),
+        (
+            vec!["jobs", "enqueue", "failing_probe", "--max-attempts", "1"],
+            vec!["jobs_enqueued"],
+        ),
+        (
+            vec!["worker", "--once", "--name", "w1"],
+            vec![
+                "probe_completed",
+                "probe_completed",
+                "probe_completed",
+                "job_dead",
+            ],
+        ),
+    ];
+    for (args, kinds) in &steps {
+        let before_state = if db.exists() {
+            state_digest(&db)
+        } else {
+            String::new()
+        };
+        let before = if db.exists() { ledger_len(&db) } else { 0 };
+        ok(handoff(dir.path(), args));
+        let after_state = state_digest(&db);
+        let after = ledger_len(&db);
+        assert_ne!(before_state, after_state, "{args:?} should change state");
+        assert_eq!(
+            after - before,
+            kinds.len() as i64,
+            "{args:?} appends {kinds:?}"
+        );
+        let tail = ok(handoff(
+            dir.path(),
+            &["ledger", "tail", "--json", "-n", &kinds.len().to_string()],
+        ));
+        let mut got: Vec<String> = tail
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["kind"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        let mut want: Vec<String> = kinds.iter().map(|k| k.to_string()).collect();
+        got.sort();
+        want.sort();
+        assert_eq!(got, want, "{args:?}");
+    }
+
+    let dead = ok(handoff(
+        dir.path(),
+        &["jobs", "list", "--state", "dead", "--json"],
+    ));
+    let dead: serde_json::Value = serde_json::from_str(&dead).unwrap();
+    failing_job_id = dead[0]["id"].as_i64().unwrap().to_string();
+    let before_state = state_digest(&db);
+    let before = ledger_len(&db);
+    ok(handoff(dir.path(), &["jobs", "retry", &failing_job_id]));
+    assert_ne!(before_state, state_digest(&db));
+    assert_eq!(ledger_len(&db) - before, 1);
+
+    // Commands that only read change nothing and append nothing.
+    for args in [
+        vec!["ledger", "tail"],
+        vec!["users", "list"],
+        vec!["jobs", "stats"],
+        vec!["jobs", "list"],
+        vec!["doctor"],
+        vec!["policy", "check"],
+        vec!["config", "show"],
+        vec!["migrate"],
+    ] {
+        let before_state = state_digest(&db);
+        let before = ledger_len(&db);
+        let _ = handoff(dir.path(), &args);
+        assert_eq!(
+            before_state,
+            state_digest(&db),
+            "{args:?} must not change state"
+        );
+        assert_eq!(before, ledger_len(&db), "{args:?} must not append");
+    }
+
+    // A refused command changes nothing either.
+    let before_state = state_digest(&db);
+    let before = ledger_len(&db);
+    assert!(
+        !handoff(dir.path(), &["users", "add", "dana"])
+            .status
+            .success()
+    );
+    assert!(
+        !handoff(dir.path(), &["users", "add", "sam", "--manager", "nobody"])
+            .status
+            .success()
+    );
+    assert_eq!(before_state, state_digest(&db));
+    assert_eq!(before, ledger_len(&db));
+}
