@@ -86,13 +86,14 @@ impl SqliteStore {
             path: path.display().to_string(),
             reason: describe_open_error(&e),
         };
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            if !parent.is_dir() {
-                return Err(StoreError::SqliteOpen {
-                    path: path.display().to_string(),
-                    reason: format!("the folder {} does not exist", parent.display()),
-                });
-            }
+        if let Some(parent) = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty() && !p.is_dir())
+        {
+            return Err(StoreError::SqliteOpen {
+                path: path.display().to_string(),
+                reason: format!("the folder {} does not exist", parent.display()),
+            });
         }
         let writer = Connection::open(path).map_err(open_err)?;
         configure(&writer, durability, true).map_err(open_err)?;

@@ -45,7 +45,6 @@ fn ledger_len(db: &Path) -> i64 {
 fn every_state_changing_command_appends_to_the_ledger() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("handoff.db");
-    let failing_job_id;
 
     // Each command, and the ledger kinds it must add.
     let steps: Vec<(Vec<&str>, Vec<&str>)> = vec![
@@ -124,7 +123,7 @@ fn every_state_changing_command_appends_to_the_ledger() {
         &["jobs", "list", "--state", "dead", "--json"],
     ));
     let dead: serde_json::Value = serde_json::from_str(&dead).unwrap();
-    failing_job_id = dead[0]["id"].as_i64().unwrap().to_string();
+    let failing_job_id = dead[0]["id"].as_i64().unwrap().to_string();
     let before_state = state_digest(&db);
     let before = ledger_len(&db);
     ok(handoff(dir.path(), &["jobs", "retry", &failing_job_id]));
