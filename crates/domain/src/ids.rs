@@ -101,6 +101,30 @@ uuid_id!(
     /// A person who uses handoff: rep, manager or admin.
     UserId, "user"
 );
+uuid_id!(
+    /// A contact's run through one sequence.
+    EnrollmentId, "enrollment"
+);
+uuid_id!(
+    /// A message written by AI, a template or a person, before it is sent.
+    DraftId, "draft"
+);
+uuid_id!(
+    /// One outbound email (its RFC 5322 Message-ID is stored beside it).
+    MessageId, "message"
+);
+uuid_id!(
+    /// Something that happened outside: a reply, bounce, click, visit.
+    InboundEventId, "event"
+);
+uuid_id!(
+    /// A task for a person: the exception AI handed over.
+    EscalationId, "escalation"
+);
+uuid_id!(
+    /// One run of `handoff import`.
+    ImportId, "import"
+);
 seq_id!(
     /// A row of the ledger; increases with every append.
     LedgerEntryId, "ledger entry"

@@ -6,7 +6,12 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{AccountId, ContactId, JobId, UserId};
+use crate::enrollment::StopReason;
+use crate::escalation::{Priority, Stage};
+use crate::ids::{
+    AccountId, ContactId, DraftId, EnrollmentId, EscalationId, ImportId, InboundEventId, JobId,
+    MessageId, UserId,
+};
 use crate::users::Role;
 
 /// Who caused a change.
@@ -109,6 +114,64 @@ pub enum Event {
         reason: String,
         contact_id: Option<ContactId>,
     },
+    ImportStarted {
+        import_id: ImportId,
+        file_name: String,
+        format: String,
+    },
+    ImportFinished {
+        import_id: ImportId,
+        rows_total: u64,
+        imported: u64,
+        merged: u64,
+        rejected: u64,
+    },
+    Enrolled {
+        enrollment_id: EnrollmentId,
+        contact_id: ContactId,
+        sequence: String,
+    },
+    /// A stop condition ended a contact's enrolment: nothing more is sent.
+    EnrollmentStopped {
+        enrollment_id: EnrollmentId,
+        contact_id: ContactId,
+        reason: StopReason,
+    },
+    DraftCreated {
+        draft_id: DraftId,
+        contact_id: ContactId,
+        author: String,
+        step_index: u32,
+    },
+    /// A message got its Message-ID and waits for its send time.
+    MessageQueued {
+        message_id: MessageId,
+        contact_id: ContactId,
+        draft_id: DraftId,
+        rfc_message_id: String,
+    },
+    /// A provider, mailbox or tracker reported something (payload kept in
+    /// the events table, as received).
+    InboundEventRecorded {
+        event_id: InboundEventId,
+        provider: String,
+        kind: String,
+        contact_id: Option<ContactId>,
+    },
+    EscalationOpened {
+        escalation_id: EscalationId,
+        contact_id: Option<ContactId>,
+        stage: Stage,
+        rule_id: String,
+        reason: String,
+        priority: Priority,
+        assignee: Option<String>,
+    },
+    EscalationResolved {
+        escalation_id: EscalationId,
+        contact_id: Option<ContactId>,
+        resolution: String,
+    },
     JobsEnqueued {
         kind: String,
         count: u64,
@@ -167,6 +230,15 @@ impl Event {
             Event::ContactCreated { .. } => "contact_created",
             Event::SequenceDefined { .. } => "sequence_defined",
             Event::Suppressed { .. } => "suppressed",
+            Event::ImportStarted { .. } => "import_started",
+            Event::ImportFinished { .. } => "import_finished",
+            Event::Enrolled { .. } => "enrolled",
+            Event::EnrollmentStopped { .. } => "enrollment_stopped",
+            Event::DraftCreated { .. } => "draft_created",
+            Event::MessageQueued { .. } => "message_queued",
+            Event::InboundEventRecorded { .. } => "inbound_event_recorded",
+            Event::EscalationOpened { .. } => "escalation_opened",
+            Event::EscalationResolved { .. } => "escalation_resolved",
             Event::JobsEnqueued { .. } => "jobs_enqueued",
             Event::JobFailed { .. } => "job_failed",
             Event::JobDead { .. } => "job_dead",
@@ -195,7 +267,17 @@ impl Event {
                 account_id: *account_id,
                 ..Subjects::default()
             },
-            Event::Suppressed { contact_id, .. } => Subjects {
+            Event::Enrolled { contact_id, .. }
+            | Event::EnrollmentStopped { contact_id, .. }
+            | Event::DraftCreated { contact_id, .. }
+            | Event::MessageQueued { contact_id, .. } => Subjects {
+                contact_id: Some(*contact_id),
+                ..Subjects::default()
+            },
+            Event::InboundEventRecorded { contact_id, .. }
+            | Event::EscalationOpened { contact_id, .. }
+            | Event::EscalationResolved { contact_id, .. }
+            | Event::Suppressed { contact_id, .. } => Subjects {
                 contact_id: *contact_id,
                 ..Subjects::default()
             },
@@ -210,6 +292,8 @@ impl Event {
             | Event::SchemaMigrated { .. }
             | Event::SequenceDefined { .. }
             | Event::JobsEnqueued { .. }
+            | Event::ImportStarted { .. }
+            | Event::ImportFinished { .. }
             | Event::BenchmarkProbe { .. } => Subjects::default(),
         }
     }
@@ -235,6 +319,50 @@ impl Event {
                 steps,
             } => format!("sequence {name} ({sequence_type}, {steps} steps) defined"),
             Event::Suppressed { reason, .. } => format!("address suppressed: {reason}"),
+            Event::ImportStarted {
+                file_name, format, ..
+            } => {
+                format!("import of {file_name} ({format}) started")
+            }
+            Event::ImportFinished {
+                rows_total,
+                imported,
+                merged,
+                rejected,
+                ..
+            } => format!(
+                "import finished: {rows_total} rows, {imported} imported, {merged} merged, {rejected} rejected"
+            ),
+            Event::Enrolled { sequence, .. } => format!("enrolled in {sequence}"),
+            Event::EnrollmentStopped { reason, .. } => {
+                format!("automation stopped: {}", reason.as_str())
+            }
+            Event::DraftCreated {
+                author, step_index, ..
+            } => format!("draft for step {} written by {author}", step_index + 1),
+            Event::MessageQueued { rfc_message_id, .. } => {
+                format!("message {rfc_message_id} queued")
+            }
+            Event::InboundEventRecorded { provider, kind, .. } => {
+                format!("{kind} reported by {provider}")
+            }
+            Event::EscalationOpened {
+                stage,
+                reason,
+                priority,
+                assignee,
+                ..
+            } => format!(
+                "escalated at {stage} ({}): {reason}{}",
+                priority.as_str(),
+                assignee
+                    .as_ref()
+                    .map(|a| format!(", assigned to {a}"))
+                    .unwrap_or_default()
+            ),
+            Event::EscalationResolved { resolution, .. } => {
+                format!("escalation resolved: {resolution}")
+            }
             Event::JobsEnqueued { kind, count } => format!("{count} {kind} job(s) enqueued"),
             Event::JobFailed {
                 job_id,

@@ -2,6 +2,8 @@
 //! job lifecycle rules and the playbook. Nothing here does I/O.
 
 pub mod email;
+pub mod enrollment;
+pub mod escalation;
 pub mod ids;
 pub mod jobs;
 pub mod ledger;
@@ -9,5 +11,8 @@ pub mod playbook;
 pub mod users;
 
 pub use email::EmailAddress;
-pub use ids::{AccountId, ContactId, JobId, LedgerEntryId, UserId};
+pub use ids::{
+    AccountId, ContactId, DraftId, EnrollmentId, EscalationId, ImportId, InboundEventId, JobId,
+    LedgerEntryId, MessageId, UserId,
+};
 pub use ledger::{Actor, Event, Subjects};

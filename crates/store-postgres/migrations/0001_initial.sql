@@ -72,7 +72,8 @@ CREATE TABLE enrollments (
     id           UUID PRIMARY KEY,
     contact_id   UUID NOT NULL REFERENCES contacts (id),
     sequence     TEXT NOT NULL REFERENCES sequences (name),
-    state        TEXT NOT NULL,
+    state        TEXT NOT NULL CHECK (state IN ('active', 'paused', 'finished', 'stopped')),
+    stop_reason  TEXT,
     current_step INTEGER NOT NULL DEFAULT 0,
     next_step_at TIMESTAMPTZ,
     created_at   TIMESTAMPTZ NOT NULL,
@@ -106,7 +107,7 @@ CREATE TABLE messages (
     draft_id     UUID NOT NULL REFERENCES drafts (id),
     contact_id   UUID NOT NULL REFERENCES contacts (id),
     mailbox      TEXT NOT NULL,
-    message_id   TEXT NOT NULL UNIQUE,  -- stored before the SMTP conversation
+    rfc_message_id TEXT NOT NULL UNIQUE,  -- stored before the SMTP conversation
     in_reply_to  TEXT,
     state        TEXT NOT NULL CHECK (state IN ('queued', 'sending', 'sent', 'failed', 'in_doubt')),
     failure      TEXT,
@@ -122,7 +123,7 @@ CREATE TABLE events (
     provider_event_id TEXT NOT NULL,
     kind              TEXT NOT NULL,
     contact_id        UUID REFERENCES contacts (id),
-    message_id        TEXT,
+    rfc_message_id    TEXT,
     occurred_at       TIMESTAMPTZ NOT NULL,
     received_at       TIMESTAMPTZ NOT NULL,
     payload           JSONB NOT NULL,  -- raw, as received
@@ -138,7 +139,7 @@ CREATE TABLE escalations (
     priority    TEXT NOT NULL,
     assignee    TEXT REFERENCES users (username),
     due_at      TIMESTAMPTZ,
-    state       TEXT NOT NULL,
+    state       TEXT NOT NULL CHECK (state IN ('open', 'resolved')),
     resolution  TEXT,
     created_at  TIMESTAMPTZ NOT NULL,
     resolved_at TIMESTAMPTZ

@@ -4,6 +4,7 @@
 
 mod jobs;
 mod rows;
+mod workflow;
 
 use std::time::Duration;
 

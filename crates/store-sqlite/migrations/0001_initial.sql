@@ -73,7 +73,8 @@ CREATE TABLE enrollments (
     id           TEXT PRIMARY KEY,
     contact_id   TEXT NOT NULL REFERENCES contacts (id),
     sequence     TEXT NOT NULL REFERENCES sequences (name),
-    state        TEXT NOT NULL,
+    state        TEXT NOT NULL CHECK (state IN ('active', 'paused', 'finished', 'stopped')),
+    stop_reason  TEXT,
     current_step INTEGER NOT NULL DEFAULT 0,
     next_step_at INTEGER,
     created_at   INTEGER NOT NULL,
@@ -107,7 +108,7 @@ CREATE TABLE messages (
     draft_id     TEXT NOT NULL REFERENCES drafts (id),
     contact_id   TEXT NOT NULL REFERENCES contacts (id),
     mailbox      TEXT NOT NULL,
-    message_id   TEXT NOT NULL UNIQUE,  -- stored before the SMTP conversation
+    rfc_message_id TEXT NOT NULL UNIQUE,  -- stored before the SMTP conversation
     in_reply_to  TEXT,
     state        TEXT NOT NULL CHECK (state IN ('queued', 'sending', 'sent', 'failed', 'in_doubt')),
     failure      TEXT,
@@ -123,7 +124,7 @@ CREATE TABLE events (
     provider_event_id TEXT NOT NULL,
     kind              TEXT NOT NULL,
     contact_id        TEXT REFERENCES contacts (id),
-    message_id        TEXT,
+    rfc_message_id    TEXT,
     occurred_at       INTEGER NOT NULL,
     received_at       INTEGER NOT NULL,
     payload           TEXT NOT NULL,  -- raw, as received
@@ -139,7 +140,7 @@ CREATE TABLE escalations (
     priority    TEXT NOT NULL,
     assignee    TEXT REFERENCES users (username),
     due_at      INTEGER,
-    state       TEXT NOT NULL,
+    state       TEXT NOT NULL CHECK (state IN ('open', 'resolved')),
     resolution  TEXT,
     created_at  INTEGER NOT NULL,
     resolved_at INTEGER

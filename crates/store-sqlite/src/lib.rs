@@ -10,6 +10,7 @@
 mod jobs;
 mod migrate;
 mod rows;
+mod workflow;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};

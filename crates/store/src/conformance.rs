@@ -14,6 +14,8 @@ use std::sync::Arc;
 use chrono::{Duration, Utc};
 use serde_json::json;
 
+use handoff_domain::enrollment::{EnrollmentState, StopReason};
+use handoff_domain::escalation::{Priority, Stage};
 use handoff_domain::jobs::{JobKind, JobState, RetryPolicy};
 use handoff_domain::users::{Role, Username};
 use handoff_domain::{Actor, EmailAddress, Event, JobId};
@@ -45,6 +47,9 @@ pub fn checks() -> Vec<(&'static str, Check)> {
         }),
         ("suppression_is_idempotent", |s| {
             Box::pin(suppression_is_idempotent(s))
+        }),
+        ("workflow_records_append_and_read_back", |s| {
+            Box::pin(workflow_records_append_and_read_back(s))
         }),
         ("queue_claims_complete_and_fence", |s| {
             Box::pin(queue_claims_complete_and_fence(s))
@@ -911,4 +916,314 @@ pub async fn queue_concurrent_claims_never_overlap(store: Arc<dyn Store>) {
         .await
         .unwrap();
     assert_eq!(done.len(), 400);
+}
+
+/// Asserts that exactly `kinds` were appended since `before`.
+async fn assert_appended(s: &dyn Store, before: usize, kinds: &[&str]) {
+    assert_eq!(
+        ledger_len(s).await - before,
+        kinds.len(),
+        "appended {kinds:?}"
+    );
+    let tail = last_entries(s, kinds.len() as u32).await;
+    let got: Vec<&str> = tail.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(got, kinds);
+}
+
+/// Imports, enrolments, drafts, messages, inbound events, escalations:
+/// each write appends its entry, refuses what it must, and reads back.
+pub async fn workflow_records_append_and_read_back(store: Arc<dyn Store>) {
+    let policy =
+        handoff_domain::playbook::parse(handoff_domain::playbook::DEFAULT_PLAYBOOK, "handoff.toml")
+            .unwrap()
+            .policy_version();
+    let ctx = CommandContext::new(Actor::human("dana"), Some(policy.clone()));
+    let s = store.as_ref();
+    let dana = s
+        .add_user(
+            &ctx,
+            &NewUser {
+                username: Username::parse("dana").unwrap(),
+                display_name: "Dana".into(),
+                email: None,
+                role: Role::Rep,
+                manager: None,
+            },
+        )
+        .await
+        .unwrap();
+    let contact = s
+        .add_contact(
+            &ctx,
+            &NewContact {
+                email: email("ada@acme.example"),
+                first_name: "Ada".into(),
+                last_name: String::new(),
+                title: String::new(),
+                account_id: None,
+                owner: Some(dana.username.clone()),
+            },
+        )
+        .await
+        .unwrap();
+    s.sync_sequences(
+        &ctx,
+        &[SequenceDef {
+            name: "sdr-cold".into(),
+            sequence_type: "cold".into(),
+            steps: json!([{"kind": "email", "day": 0}]),
+            step_count: 1,
+        }],
+    )
+    .await
+    .unwrap();
+
+    // Imports
+    let before = ledger_len(s).await;
+    let import = s
+        .start_import(
+            &ctx,
+            &NewImport {
+                file_name: "leads.csv".into(),
+                format: "apollo".into(),
+            },
+        )
+        .await
+        .unwrap();
+    assert_appended(s, before, &["import_started"]).await;
+    assert_eq!(
+        s.get_import(import.id).await.unwrap().unwrap().finished_at,
+        None
+    );
+    let counts = ImportCounts {
+        rows_total: 10,
+        imported: 7,
+        merged: 2,
+        rejected: 1,
+    };
+    let before = ledger_len(s).await;
+    let finished = s.finish_import(&ctx, import.id, &counts).await.unwrap();
+    assert_appended(s, before, &["import_finished"]).await;
+    assert_eq!(finished.counts, counts);
+    assert_eq!(s.get_import(import.id).await.unwrap().unwrap(), finished);
+    let err = s.finish_import(&ctx, import.id, &counts).await.unwrap_err();
+    assert!(matches!(err, StoreError::NotFound { .. }), "{err}");
+
+    // Enrolments
+    let before = ledger_len(s).await;
+    let enrollment = s.enroll(&ctx, contact.id, "sdr-cold").await.unwrap();
+    assert_appended(s, before, &["enrolled"]).await;
+    assert_eq!(enrollment.state, EnrollmentState::Active);
+    let before = ledger_len(s).await;
+    let err = s.enroll(&ctx, contact.id, "sdr-cold").await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict { .. }), "{err}");
+    let err = s
+        .enroll(&ctx, contact.id, "no-such-sequence")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound { .. }), "{err}");
+    assert_eq!(
+        ledger_len(s).await,
+        before,
+        "refused enrolments leave no trace"
+    );
+
+    // Drafts
+    let before = ledger_len(s).await;
+    let draft = s
+        .create_draft(
+            &ctx,
+            &NewDraft {
+                contact_id: contact.id,
+                enrollment_id: Some(enrollment.id),
+                step_index: 0,
+                author: AuthorKind::Template,
+                subject: "Month-end close".into(),
+                body: "Hi Ada, ...".into(),
+                grounding: json!([{"item": "pp-spreadsheet-close"}]),
+                confidence: Some(0.82),
+            },
+        )
+        .await
+        .unwrap();
+    assert_appended(s, before, &["draft_created"]).await;
+    assert_eq!(draft.policy_version, policy.to_string());
+    assert_eq!(s.get_draft(draft.id).await.unwrap().as_ref(), Some(&draft));
+    let no_policy = CommandContext::new(Actor::human("dana"), None);
+    let before = ledger_len(s).await;
+    assert!(
+        s.create_draft(
+            &no_policy,
+            &NewDraft {
+                contact_id: contact.id,
+                enrollment_id: None,
+                step_index: 0,
+                author: AuthorKind::Human,
+                subject: String::new(),
+                body: String::new(),
+                grounding: json!([]),
+                confidence: None,
+            },
+        )
+        .await
+        .is_err(),
+        "a draft needs a policy version"
+    );
+    assert_eq!(ledger_len(s).await, before);
+
+    // Messages
+    let new_message = NewMessage {
+        draft_id: draft.id,
+        contact_id: contact.id,
+        mailbox: email("dana@northwind.example"),
+        rfc_message_id: "<0190-abc@northwind.example>".into(),
+        in_reply_to: None,
+        scheduled_at: ctx.now + Duration::hours(2),
+    };
+    let before = ledger_len(s).await;
+    let message = s.queue_message(&ctx, &new_message).await.unwrap();
+    assert_appended(s, before, &["message_queued"]).await;
+    assert_eq!(message.state, "queued");
+    assert_eq!(
+        s.get_message(message.id).await.unwrap().as_ref(),
+        Some(&message)
+    );
+    let err = s.queue_message(&ctx, &new_message).await.unwrap_err();
+    assert!(
+        matches!(err, StoreError::Conflict { .. }),
+        "a Message-ID is used once: {err}"
+    );
+
+    // Inbound events: a repeated delivery is recognised, not recorded twice.
+    let reply = NewInboundEvent {
+        provider: "imap".into(),
+        provider_event_id: "<reply-1@acme.example>".into(),
+        kind: "reply".into(),
+        contact_id: Some(contact.id),
+        rfc_message_id: Some(message.rfc_message_id.clone()),
+        occurred_at: ctx.now,
+        payload: json!({"subject": "Re: Month-end close", "text": "Sounds interesting"}),
+    };
+    let before = ledger_len(s).await;
+    let first = s.record_event(&ctx, &reply).await.unwrap();
+    assert_appended(s, before, &["inbound_event_recorded"]).await;
+    let Recorded::New(event_id) = first else {
+        panic!("first delivery is new: {first:?}")
+    };
+    let before = ledger_len(s).await;
+    assert_eq!(
+        s.record_event(&ctx, &reply).await.unwrap(),
+        Recorded::Duplicate(event_id)
+    );
+    assert_eq!(
+        ledger_len(s).await,
+        before,
+        "a duplicate delivery appends nothing"
+    );
+
+    // A reply is a stop condition.
+    let before = ledger_len(s).await;
+    assert_eq!(
+        s.stop_enrollments(&ctx, contact.id, StopReason::Replied)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_appended(s, before, &["enrollment_stopped"]).await;
+    assert_eq!(
+        s.stop_enrollments(&ctx, contact.id, StopReason::Complaint)
+            .await
+            .unwrap(),
+        0
+    );
+    let enrollments = s.list_enrollments(contact.id).await.unwrap();
+    assert_eq!(
+        enrollments[0].state,
+        EnrollmentState::Stopped {
+            reason: StopReason::Replied
+        }
+    );
+
+    // Escalations
+    let escalate = |priority: Priority, rule: &str, assignee: Option<Username>| NewEscalation {
+        contact_id: Some(contact.id),
+        stage: Stage::Engagement,
+        rule_id: rule.into(),
+        reason: "Positive reply".into(),
+        priority,
+        assignee,
+        due_at: Some(ctx.now + Duration::hours(2)),
+    };
+    let before = ledger_len(s).await;
+    let normal = s
+        .open_escalation(&ctx, &escalate(Priority::Normal, "r-normal", None))
+        .await
+        .unwrap();
+    let urgent = s
+        .open_escalation(
+            &ctx,
+            &escalate(Priority::Urgent, "r-urgent", Some(dana.username.clone())),
+        )
+        .await
+        .unwrap();
+    assert_appended(s, before, &["escalation_opened", "escalation_opened"]).await;
+    let open = s.list_open_escalations(None).await.unwrap();
+    assert_eq!(
+        open.iter().map(|e| e.id).collect::<Vec<_>>(),
+        vec![urgent.id, normal.id],
+        "most urgent first"
+    );
+    let mine = s.list_open_escalations(Some(&dana.username)).await.unwrap();
+    assert_eq!(mine.len(), 1);
+    assert_eq!(mine[0], urgent);
+    let before = ledger_len(s).await;
+    let resolved = s
+        .resolve_escalation(&ctx, urgent.id, "took over; meeting booked")
+        .await
+        .unwrap();
+    assert_appended(s, before, &["escalation_resolved"]).await;
+    assert_eq!(
+        resolved.resolution.as_deref(),
+        Some("took over; meeting booked")
+    );
+    assert!(resolved.resolved_at.is_some());
+    let err = s
+        .resolve_escalation(&ctx, urgent.id, "again")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound { .. }), "{err}");
+    let err = s
+        .open_escalation(
+            &ctx,
+            &escalate(Priority::Low, "r", Some(Username::parse("ghost").unwrap())),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound { .. }), "{err}");
+
+    // Every entry about this contact can be found by it.
+    let about = s
+        .tail(&LedgerFilter {
+            contact_id: Some(contact.id),
+            limit: 100,
+            ..LedgerFilter::default()
+        })
+        .await
+        .unwrap();
+    let kinds: BTreeSet<&str> = about.iter().map(|e| e.kind.as_str()).collect();
+    for kind in [
+        "contact_created",
+        "enrolled",
+        "draft_created",
+        "message_queued",
+        "inbound_event_recorded",
+        "enrollment_stopped",
+        "escalation_opened",
+        "escalation_resolved",
+    ] {
+        assert!(
+            kinds.contains(kind),
+            "{kind} is filed under the contact: {kinds:?}"
+        );
+    }
 }

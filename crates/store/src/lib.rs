@@ -16,9 +16,12 @@ use chrono::{DateTime, Utc};
 pub use error::StoreError;
 pub use types::*;
 
+use handoff_domain::enrollment::StopReason;
 use handoff_domain::jobs::{JobKind, RetryPolicy};
 use handoff_domain::users::Username;
-use handoff_domain::{ContactId, EmailAddress, Event, JobId};
+use handoff_domain::{
+    ContactId, DraftId, EmailAddress, EscalationId, Event, ImportId, JobId, MessageId,
+};
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
@@ -133,10 +136,114 @@ pub trait JobQueue: Send + Sync {
     async fn list_jobs(&self, filter: &JobFilter) -> StoreResult<Vec<Job>>;
 }
 
+/// Runs of `handoff import`, with their counts.
+#[async_trait]
+pub trait Imports: Send + Sync {
+    async fn start_import(
+        &self,
+        ctx: &CommandContext,
+        import: &NewImport,
+    ) -> StoreResult<ImportRecord>;
+    async fn finish_import(
+        &self,
+        ctx: &CommandContext,
+        id: ImportId,
+        counts: &ImportCounts,
+    ) -> StoreResult<ImportRecord>;
+    async fn get_import(&self, id: ImportId) -> StoreResult<Option<ImportRecord>>;
+}
+
+/// Contacts in sequences.
+#[async_trait]
+pub trait Enrollments: Send + Sync {
+    /// Conflict if the contact is already in that sequence; NotFound if the
+    /// contact or sequence does not exist.
+    async fn enroll(
+        &self,
+        ctx: &CommandContext,
+        contact: ContactId,
+        sequence: &str,
+    ) -> StoreResult<Enrollment>;
+    /// Ends every active or paused enrolment of the contact (a stop
+    /// condition); returns how many were stopped.
+    async fn stop_enrollments(
+        &self,
+        ctx: &CommandContext,
+        contact: ContactId,
+        reason: StopReason,
+    ) -> StoreResult<u64>;
+    async fn list_enrollments(&self, contact: ContactId) -> StoreResult<Vec<Enrollment>>;
+}
+
+/// Messages before they are sent.
+#[async_trait]
+pub trait Drafts: Send + Sync {
+    /// Stored under the context's policy version, pending review.
+    async fn create_draft(&self, ctx: &CommandContext, draft: &NewDraft) -> StoreResult<Draft>;
+    async fn get_draft(&self, id: DraftId) -> StoreResult<Option<Draft>>;
+}
+
+/// Outbound emails.
+#[async_trait]
+pub trait Messages: Send + Sync {
+    /// Conflict if the RFC Message-ID is already taken.
+    async fn queue_message(
+        &self,
+        ctx: &CommandContext,
+        message: &NewMessage,
+    ) -> StoreResult<Message>;
+    async fn get_message(&self, id: MessageId) -> StoreResult<Option<Message>>;
+}
+
+/// What providers, mailboxes and trackers report.
+#[async_trait]
+pub trait InboundEvents: Send + Sync {
+    /// Idempotent by (provider, provider_event_id).
+    async fn record_event(
+        &self,
+        ctx: &CommandContext,
+        event: &NewInboundEvent,
+    ) -> StoreResult<Recorded>;
+}
+
+/// Tasks for people.
+#[async_trait]
+pub trait Escalations: Send + Sync {
+    async fn open_escalation(
+        &self,
+        ctx: &CommandContext,
+        escalation: &NewEscalation,
+    ) -> StoreResult<Escalation>;
+    /// NotFound if there is no open escalation with that id.
+    async fn resolve_escalation(
+        &self,
+        ctx: &CommandContext,
+        id: EscalationId,
+        resolution: &str,
+    ) -> StoreResult<Escalation>;
+    async fn list_open_escalations(
+        &self,
+        assignee: Option<&Username>,
+    ) -> StoreResult<Vec<Escalation>>;
+}
+
 /// Everything a command may need. Handlers and workers take `&dyn Store` and
 /// never name a backend.
 pub trait Store:
-    std::fmt::Debug + Schema + Ledger + Users + Contacts + Sequences + Suppressions + JobQueue
+    std::fmt::Debug
+    + Schema
+    + Ledger
+    + Users
+    + Contacts
+    + Sequences
+    + Suppressions
+    + JobQueue
+    + Imports
+    + Enrollments
+    + Drafts
+    + Messages
+    + InboundEvents
+    + Escalations
 {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;

@@ -1,11 +1,14 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use handoff_domain::enrollment::EnrollmentState;
+use handoff_domain::escalation::{Priority, Stage};
 use handoff_domain::jobs::{JobKind, JobState};
 use handoff_domain::playbook::PolicyVersion;
 use handoff_domain::users::{Role, Username};
 use handoff_domain::{
-    AccountId, Actor, ContactId, EmailAddress, Event, JobId, LedgerEntryId, UserId,
+    AccountId, Actor, ContactId, DraftId, EmailAddress, EnrollmentId, EscalationId, Event,
+    ImportId, InboundEventId, JobId, LedgerEntryId, MessageId, UserId,
 };
 
 /// Who is acting and under which policy: stamped on every ledger entry the
@@ -229,4 +232,167 @@ pub struct Job {
     pub locked_by: Option<String>,
     pub locked_until: Option<DateTime<Utc>>,
     pub last_error: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewImport {
+    pub file_name: String,
+    pub format: String,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct ImportCounts {
+    pub rows_total: u64,
+    pub imported: u64,
+    pub merged: u64,
+    pub rejected: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ImportRecord {
+    pub id: ImportId,
+    pub file_name: String,
+    pub format: String,
+    pub created_by: String,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub counts: ImportCounts,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Enrollment {
+    pub id: EnrollmentId,
+    pub contact_id: ContactId,
+    pub sequence: String,
+    pub state: EnrollmentState,
+    pub current_step: u32,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthorKind {
+    Ai,
+    Template,
+    Human,
+}
+
+impl AuthorKind {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            AuthorKind::Ai => "ai",
+            AuthorKind::Template => "template",
+            AuthorKind::Human => "human",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [AuthorKind::Ai, AuthorKind::Template, AuthorKind::Human]
+            .into_iter()
+            .find(|a| a.as_str() == s)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NewDraft {
+    pub contact_id: ContactId,
+    pub enrollment_id: Option<EnrollmentId>,
+    pub step_index: u32,
+    pub author: AuthorKind,
+    pub subject: String,
+    pub body: String,
+    /// Content-center item ids and research facts the text stands on.
+    pub grounding: serde_json::Value,
+    pub confidence: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Draft {
+    pub id: DraftId,
+    pub contact_id: ContactId,
+    pub enrollment_id: Option<EnrollmentId>,
+    pub step_index: u32,
+    pub author: AuthorKind,
+    pub subject: String,
+    pub body: String,
+    pub grounding: serde_json::Value,
+    pub confidence: Option<f64>,
+    pub review_state: String,
+    pub policy_version: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    pub draft_id: DraftId,
+    pub contact_id: ContactId,
+    pub mailbox: EmailAddress,
+    /// The RFC 5322 Message-ID, fixed before any SMTP conversation.
+    pub rfc_message_id: String,
+    pub in_reply_to: Option<String>,
+    pub scheduled_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Message {
+    pub id: MessageId,
+    pub draft_id: DraftId,
+    pub contact_id: ContactId,
+    pub mailbox: EmailAddress,
+    pub rfc_message_id: String,
+    pub in_reply_to: Option<String>,
+    pub state: String,
+    pub scheduled_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Something that happened outside, as a provider reported it.
+#[derive(Debug, Clone)]
+pub struct NewInboundEvent {
+    /// `sendgrid`, `mailgun`, `imap`, ...
+    pub provider: String,
+    /// The provider's own id: a repeat delivery of the same event is
+    /// recognised and not recorded twice.
+    pub provider_event_id: String,
+    /// reply, bounce, complaint, unsubscribe, click, open, page_visit, ...
+    pub kind: String,
+    pub contact_id: Option<ContactId>,
+    pub rfc_message_id: Option<String>,
+    pub occurred_at: DateTime<Utc>,
+    /// Kept as received.
+    pub payload: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "outcome", content = "event_id")]
+pub enum Recorded {
+    New(InboundEventId),
+    /// Already recorded earlier under this provider event id.
+    Duplicate(InboundEventId),
+}
+
+#[derive(Debug, Clone)]
+pub struct NewEscalation {
+    pub contact_id: Option<ContactId>,
+    pub stage: Stage,
+    pub rule_id: String,
+    pub reason: String,
+    pub priority: Priority,
+    pub assignee: Option<Username>,
+    pub due_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Escalation {
+    pub id: EscalationId,
+    pub contact_id: Option<ContactId>,
+    pub stage: Stage,
+    pub rule_id: String,
+    pub reason: String,
+    pub priority: Priority,
+    pub assignee: Option<Username>,
+    pub due_at: Option<DateTime<Utc>>,
+    pub resolution: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub resolved_at: Option<DateTime<Utc>>,
 }

@@ -200,4 +200,25 @@ mod tests {
         let offset = offset_in_value(source, &text, 2, 3);
         assert_eq!(&source[offset..offset + 1], "&");
     }
+
+    proptest::proptest! {
+        #[test]
+        fn compiling_never_panics(expression in ".{0,200}") {
+            let source = format!("when = {expression:?}");
+            let mut issues = Issues::new(&source);
+            let text = Located { value: expression, span: 7..source.len() };
+            let _ = compile(&mut issues, text, "when");
+            let _ = issues.into_diagnostics("f.toml");
+        }
+
+        #[test]
+        fn compiling_cel_like_text_never_panics(
+            expression in "[a-z_.()\\[\\]{}'\"!&|<>=+*/%?:, 0-9-]{0,80}"
+        ) {
+            let source = format!("when = {expression:?}");
+            let mut issues = Issues::new(&source);
+            let text = Located { value: expression, span: 7..source.len() };
+            let _ = compile(&mut issues, text, "when");
+        }
+    }
 }

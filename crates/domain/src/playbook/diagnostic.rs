@@ -242,21 +242,25 @@ impl LineIndex {
     }
 }
 
-/// Edit distance between two strings, in characters.
-pub(crate) fn levenshtein(a: &str, b: &str) -> usize {
+/// Edit distance between two strings, in characters: insertions, deletions,
+/// substitutions, and swaps of two neighbours (the commonest typo) count one.
+pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
-    // `previous[j]` is the distance between the prefix of `a` read so far and `b[..j]`.
+    // Rows of the classic table: distance between a[..i] and b[..j].
+    let mut before_previous: Vec<usize> = Vec::new();
     let mut previous: Vec<usize> = (0..=b.len()).collect();
-    for (i, a_char) in a.chars().enumerate() {
-        let mut current = Vec::with_capacity(b.len() + 1);
-        current.push(i + 1);
-        for (j, b_char) in b.iter().enumerate() {
-            let substitute = previous[j] + usize::from(a_char != *b_char);
-            let delete = previous[j + 1] + 1;
-            let insert = current[j] + 1;
-            current.push(substitute.min(delete).min(insert));
+    for i in 1..=a.len() {
+        let mut current = vec![i; b.len() + 1];
+        for j in 1..=b.len() {
+            let substitution = previous[j - 1] + usize::from(a[i - 1] != b[j - 1]);
+            let mut best = substitution.min(previous[j] + 1).min(current[j - 1] + 1);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(before_previous[j - 2] + 1);
+            }
+            current[j] = best;
         }
-        previous = current;
+        before_previous = std::mem::replace(&mut previous, current);
     }
     previous[b.len()]
 }
@@ -266,7 +270,7 @@ pub(crate) fn did_you_mean<'c>(input: &str, candidates: &[&'c str]) -> Option<&'
     let input = input.to_lowercase();
     candidates
         .iter()
-        .map(|candidate| (levenshtein(&input, candidate), *candidate))
+        .map(|candidate| (edit_distance(&input, &candidate.to_lowercase()), *candidate))
         .filter(|(distance, candidate)| *distance <= (candidate.chars().count() / 3).max(1))
         .min_by_key(|(distance, _)| *distance)
         .map(|(_, candidate)| candidate)
@@ -294,13 +298,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn levenshtein_counts_edits() {
-        assert_eq!(levenshtein("", ""), 0);
-        assert_eq!(levenshtein("windw", "window"), 1);
-        assert_eq!(levenshtein("blok", "block"), 1);
-        assert_eq!(levenshtein("kitten", "sitting"), 3);
-        assert_eq!(levenshtein("", "abc"), 3);
-        assert_eq!(levenshtein("ünï", "uni"), 2);
+    fn edit_distance_counts_edits() {
+        assert_eq!(edit_distance("", ""), 0);
+        assert_eq!(edit_distance("windw", "window"), 1);
+        assert_eq!(edit_distance("blok", "block"), 1);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("abc", ""), 3);
+        assert_eq!(edit_distance("ünï", "uni"), 2);
+        // A swap of neighbours is one typo.
+        assert_eq!(edit_distance("modle", "model"), 1);
+        assert_eq!(edit_distance("ab", "ba"), 1);
     }
 
     #[test]
@@ -309,6 +317,10 @@ mod tests {
         assert_eq!(did_you_mean("windw", &keys), Some("window"));
         assert_eq!(did_you_mean("WINDOW", &keys), Some("window"));
         assert_eq!(did_you_mean("colour", &keys), None);
+        assert_eq!(
+            did_you_mean("amercia", &["America", "Asia"]),
+            Some("America")
+        );
         assert_eq!(did_you_mean("x", &[]), None);
     }
 

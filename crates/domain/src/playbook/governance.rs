@@ -3,6 +3,7 @@
 //! automatic sending.
 
 use std::collections::BTreeMap;
+use std::fmt;
 
 use serde::Serialize;
 
@@ -11,6 +12,7 @@ use super::content::ContentKind;
 use super::diagnostic::{Issues, suggestion_hint};
 use super::duration::{Duration, DurationError};
 use super::reader::{Located, TableReader, UniqueIds, check_id};
+use crate::escalation::{Priority, Stage};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Governance {
@@ -52,6 +54,22 @@ pub enum Severity {
     Review,
     /// Never sent as written.
     Block,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Note => "note",
+            Severity::Review => "review",
+            Severity::Block => "block",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 // ── Data access ───────────────────────────────────────────────────────────
@@ -138,39 +156,6 @@ pub struct EscalationRule {
     pub sla: Option<Duration>,
 }
 
-/// The six stages of the workflow, in order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Stage {
-    ListBuilding,
-    Research,
-    Drafting,
-    SendApproval,
-    Engagement,
-    FollowUp,
-}
-
-impl Stage {
-    pub const CHOICES: [(&'static str, Stage); 6] = [
-        ("list_building", Stage::ListBuilding),
-        ("research", Stage::Research),
-        ("drafting", Stage::Drafting),
-        ("send_approval", Stage::SendApproval),
-        ("engagement", Stage::Engagement),
-        ("follow_up", Stage::FollowUp),
-    ];
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Priority {
-    Low,
-    #[default]
-    Normal,
-    High,
-    Urgent,
-}
-
 // ── Reading ───────────────────────────────────────────────────────────────
 
 /// Governance, plus every sequence type named in send authority (even one
@@ -237,9 +222,9 @@ fn read_content_rule(
         issues,
         "severity",
         &[
-            ("block", Severity::Block),
-            ("review", Severity::Review),
-            ("note", Severity::Note),
+            (Severity::Block.as_str(), Severity::Block),
+            (Severity::Review.as_str(), Severity::Review),
+            (Severity::Note.as_str(), Severity::Note),
         ],
     );
     let patterns: Vec<String> = table

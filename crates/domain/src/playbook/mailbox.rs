@@ -319,17 +319,18 @@ fn read_smtp(issues: &mut Issues<'_>, mut table: TableReader<'_, '_>) -> Option<
         "password_file",
         SECRET_HINT,
     );
-    if let (Some(username), true) = (&username, password.is_none()) {
-        if table.get("password_env").is_none()
-            && table.get("password_file").is_none()
-            && table.get("password").is_none()
-        {
-            issues.error_with_hint(
-                &username.span,
-                "an SMTP username needs a password source",
-                "add password_env = \"HANDOFF_SMTP_PASSWORD\" or password_file = \"/run/secrets/smtp\"",
-            );
-        }
+    // Only when no password key at all was written: a bad one is reported already.
+    let no_password_key = ["password_env", "password_file", "password"]
+        .into_iter()
+        .all(|key| table.get(key).is_none());
+    if let Some(username) = &username
+        && no_password_key
+    {
+        issues.error_with_hint(
+            &username.span,
+            "an SMTP username needs a password source",
+            "add password_env = \"HANDOFF_SMTP_PASSWORD\" or password_file = \"/run/secrets/smtp\"",
+        );
     }
     table.finish(issues);
     Some(Smtp {
@@ -350,7 +351,7 @@ pub(crate) fn read_secret_source(
     file_key: &'static str,
     literal_hint: &str,
 ) -> Option<SecretSource> {
-    if let Some((key_span, _)) = table.entry(literal_key) {
+    if let Some((key_span, _)) = table.refused_entry(literal_key) {
         issues.error_with_hint(
             &key_span,
             format!("a literal `{literal_key}` is not allowed in the playbook"),

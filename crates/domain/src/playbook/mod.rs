@@ -28,13 +28,14 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use toml::de::DeTable;
 
+pub use crate::escalation::{Priority, Stage};
 pub use condition::Condition;
 pub use content::{ContentCenter, ContentItem, ContentKind, ProofPoint};
 pub use diagnostic::{Diagnostic, Diagnostics};
 pub use duration::{Duration, DurationError};
 pub use governance::{
-    ContentRule, DataAccess, EscalationRule, Governance, Graduation, Priority, SendAuthority,
-    SendMode, Severity, Stage,
+    ContentRule, DataAccess, EscalationRule, Governance, Graduation, SendAuthority, SendMode,
+    Severity,
 };
 pub use icp::{EnrolmentApproval, Icp, IcpRule, IcpTiers, ListBuilding, Lookalike};
 pub use mailbox::{ClockTime, Mailbox, SecretSource, SendWindow, Smtp, Tls, Weekday};
@@ -230,12 +231,34 @@ pub fn parse(source: &str, file_name: &str) -> Result<Playbook, Diagnostics> {
 
 fn report_syntax_error(issues: &mut Issues<'_>, error: &toml::de::Error) {
     let offset = error.span().map(|span| span.start).unwrap_or(0);
+    let message = error.message().trim();
+    if message.starts_with("duplicate key") {
+        // The document around it is intact (the first value is kept), so
+        // this is not a syntax error whose echoes must be dropped.
+        issues.push(
+            offset,
+            format!("`{}` is set twice", key_at(issues.source(), offset)),
+            Some("a key may appear once per table; remove one of them".to_string()),
+        );
+        return;
+    }
     issues.push_kind(
         IssueKind::Syntax,
         offset,
-        format!("invalid TOML: {}", error.message().trim()),
+        format!("invalid TOML: {message}"),
         Some("check quotes, brackets and `key = value` syntax on this line".to_string()),
     );
+}
+
+/// The bare or quoted key starting at `offset`, for messages.
+fn key_at(source: &str, offset: usize) -> &str {
+    let rest = source.get(offset..).unwrap_or_default();
+    let end = rest
+        .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-' || c == '"' || c == '\''))
+        .unwrap_or(rest.len());
+    rest.get(..end)
+        .unwrap_or_default()
+        .trim_matches(|c| c == '"' || c == '\'')
 }
 
 /// Every sequence type needs a send authority: otherwise nobody has decided

@@ -45,21 +45,36 @@ pub enum Backend {
     Local,
 }
 
+impl Backend {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Template => "template",
+            Backend::Openai => "openai",
+            Backend::Anthropic => "anthropic",
+            Backend::Local => "local",
+        }
+    }
+}
+
+impl std::fmt::Display for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 const API_KEY_HINT: &str = "the playbook is shared and kept in git: name where the key lives instead, \
 with api_key_env = \"OPENAI_API_KEY\" or api_key_file = \"/run/secrets/model-key\"";
 
 pub(crate) fn read_model(issues: &mut Issues<'_>, mut table: TableReader<'_, '_>) -> ModelConfig {
+    let choices = [
+        Backend::Template,
+        Backend::Openai,
+        Backend::Anthropic,
+        Backend::Local,
+    ]
+    .map(|backend| (backend.as_str(), backend));
     let backend = table
-        .choice(
-            issues,
-            "backend",
-            &[
-                ("template", Backend::Template),
-                ("openai", Backend::Openai),
-                ("anthropic", Backend::Anthropic),
-                ("local", Backend::Local),
-            ],
-        )
+        .choice(issues, "backend", &choices)
         .map(|backend| backend.value)
         .unwrap_or(Backend::Template);
     let base_url = table

@@ -34,6 +34,9 @@ pub(crate) struct TableReader<'t, 'i> {
     path: Option<String>,
     /// Every key the schema asked for, present or not.
     known: Vec<&'static str>,
+    /// Known keys that are refused (a literal `password`): reported by the
+    /// caller, never suggested.
+    refused: Vec<&'static str>,
     missing: Vec<&'static str>,
     missing_hints: Vec<(&'static str, String)>,
     /// Set when the caller took the remaining keys itself (map-like tables).
@@ -57,6 +60,7 @@ impl<'t, 'i> TableReader<'t, 'i> {
             name,
             path,
             known: Vec::new(),
+            refused: Vec::new(),
             missing: Vec::new(),
             missing_hints: Vec::new(),
             rest_taken: false,
@@ -91,6 +95,22 @@ impl<'t, 'i> TableReader<'t, 'i> {
             .map(|(name, value)| (name.span(), value))
     }
 
+    /// A key that must not be written here, for the caller to report with a
+    /// better message than "unknown key"; it is never suggested.
+    pub fn refused_entry(&mut self, key: &'static str) -> Option<(Span, &'t Value<'i>)> {
+        self.refused.push(key);
+        self.entry(key)
+    }
+
+    /// Keys worth suggesting: the accepted ones.
+    fn suggestible(&self) -> Vec<&'static str> {
+        self.known
+            .iter()
+            .copied()
+            .filter(|key| !self.refused.contains(key))
+            .collect()
+    }
+
     /// Records that a required key is absent; reported by [`finish`](Self::finish)
     /// unless an unknown key there is a likely misspelling of it.
     pub fn report_missing(&mut self, key: &'static str) {
@@ -107,7 +127,7 @@ impl<'t, 'i> TableReader<'t, 'i> {
     /// The keys nobody asked for yet, for tables whose keys are names
     /// (sequences, send authority per sequence type). After this, unknown
     /// keys are the caller's business.
-    pub fn remaining_entries(&mut self) -> Vec<(Located<String>, &'t Value<'i>)> {
+    fn remaining_entries(&mut self) -> Vec<(Located<String>, &'t Value<'i>)> {
         self.rest_taken = true;
         self.table
             .iter()
@@ -148,7 +168,7 @@ impl<'t, 'i> TableReader<'t, 'i> {
                 }
                 other => {
                     // Most likely a misspelt fixed key, such as `qa_sample_rte`.
-                    let (message, hint) = match did_you_mean(&name.value, &self.known) {
+                    let (message, hint) = match did_you_mean(&name.value, &self.suggestible()) {
                         Some(close) => (
                             format!("unknown key `{}` in {}", name.value, self.name),
                             format!("did you mean `{close}`?"),
@@ -171,21 +191,22 @@ impl<'t, 'i> TableReader<'t, 'i> {
     }
 
     /// Reports unknown and missing keys. Call after every key was read.
-    pub fn finish(self, issues: &mut Issues<'_>) {
-        let mut missing = self.missing.clone();
+    pub fn finish(mut self, issues: &mut Issues<'_>) {
+        let mut missing = std::mem::take(&mut self.missing);
+        let suggestible = self.suggestible();
         if !self.rest_taken {
             for (key, _) in self.table.iter() {
                 let key_name = key.get_ref().as_ref();
                 if self.known.contains(&key_name) {
                     continue;
                 }
-                let suggestion = did_you_mean(key_name, &self.known);
+                let suggestion = did_you_mean(key_name, &suggestible);
                 // `windw = "24h"` is one mistake, not also a missing `window`.
                 missing.retain(|required| Some(*required) != suggestion);
                 let hint = match suggestion {
                     Some(close) => format!("did you mean `{close}`?"),
-                    None if self.known.is_empty() => "remove it".to_string(),
-                    None => format!("allowed here: {}", quoted_list(&self.known)),
+                    None if suggestible.is_empty() => "remove it".to_string(),
+                    None => format!("allowed here: {}", quoted_list(&suggestible)),
                 };
                 let message = if self.is_root() {
                     format!("unknown section `{key_name}`")

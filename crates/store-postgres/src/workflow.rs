@@ -1,0 +1,638 @@
+//! Imports, enrolments, drafts, messages, inbound events and escalations on
+//! PostgreSQL. Each write appends its ledger entry in the same transaction.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+use sqlx::postgres::PgRow;
+use uuid::Uuid;
+
+use handoff_domain::enrollment::{EnrollmentState, StopReason};
+use handoff_domain::users::Username;
+use handoff_domain::{
+    ContactId, DraftId, EmailAddress, EnrollmentId, EscalationId, Event, ImportId, InboundEventId,
+    MessageId,
+};
+use handoff_store::{
+    AuthorKind, CommandContext, Draft, Drafts, Enrollment, Enrollments, Escalation, Escalations,
+    ImportCounts, ImportRecord, Imports, InboundEvents, Message, Messages, NewDraft, NewEscalation,
+    NewImport, NewInboundEvent, NewMessage, Recorded, StoreError, StoreResult,
+};
+
+use crate::rows::{conflict_or, db_err, is_code};
+use crate::{PostgresStore, insert_entry};
+
+fn fk_or(e: sqlx::Error, what: impl FnOnce() -> String) -> StoreError {
+    if is_code(&e, "23503") {
+        StoreError::NotFound { what: what() }
+    } else {
+        db_err(e)
+    }
+}
+
+fn read_import(row: &PgRow) -> StoreResult<ImportRecord> {
+    let count = |c: &str| -> StoreResult<u64> {
+        Ok(row.try_get::<i32, _>(c).map_err(db_err)?.max(0) as u64)
+    };
+    Ok(ImportRecord {
+        id: ImportId::from_uuid(row.try_get("id").map_err(db_err)?),
+        file_name: row.try_get("file_name").map_err(db_err)?,
+        format: row.try_get("format").map_err(db_err)?,
+        created_by: row.try_get("created_by").map_err(db_err)?,
+        started_at: row.try_get("started_at").map_err(db_err)?,
+        finished_at: row.try_get("finished_at").map_err(db_err)?,
+        counts: ImportCounts {
+            rows_total: count("rows_total")?,
+            imported: count("imported")?,
+            merged: count("merged")?,
+            rejected: count("rejected")?,
+        },
+    })
+}
+
+#[async_trait]
+impl Imports for PostgresStore {
+    async fn start_import(
+        &self,
+        ctx: &CommandContext,
+        import: &NewImport,
+    ) -> StoreResult<ImportRecord> {
+        let record = ImportRecord {
+            id: ImportId::new(),
+            file_name: import.file_name.clone(),
+            format: import.format.clone(),
+            created_by: ctx.actor.to_string(),
+            started_at: ctx.now,
+            finished_at: None,
+            counts: ImportCounts::default(),
+        };
+        let mut tx = self.pool().begin().await.map_err(db_err)?;
+        sqlx::query("INSERT INTO imports (id, file_name, format, created_by, started_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(record.id.as_uuid())
+            .bind(&record.file_name)
+            .bind(&record.format)
+            .bind(&record.created_by)
+            .bind(ctx.now)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        insert_entry(
+            &mut tx,
+            ctx,
+            &Event::ImportStarted {
+                import_id: record.id,
+                file_name: record.file_name.clone(),
+                format: record.format.clone(),
+            },
+        )
+        .await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(record)
+    }
+
+    async fn finish_import(
+        &self,
+        ctx: &CommandContext,
+        id: ImportId,
+        counts: &ImportCounts,
+    ) -> StoreResult<ImportRecord> {
+        let mut tx = self.pool().begin().await.map_err(db_err)?;
+        let row = sqlx::query(
+            "UPDATE imports SET finished_at = $1, rows_total = $2, imported = $3, merged = $4, rejected = $5
+             WHERE id = $6 AND finished_at IS NULL RETURNING *",
+        )
+        .bind(ctx.now)
+        .bind(counts.rows_total as i32)
+        .bind(counts.imported as i32)
+        .bind(counts.merged as i32)
+        .bind(counts.rejected as i32)
+        .bind(id.as_uuid())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_err)?
+        .ok_or_else(|| StoreError::NotFound {
+            what: format!("an unfinished import {id}"),
+        })?;
+        let record = read_import(&row)?;
+        insert_entry(
+            &mut tx,
+            ctx,
+            &Event::ImportFinished {
+                import_id: id,
+                rows_total: counts.rows_total,
+                imported: counts.imported,
+                merged: counts.merged,
+                rejected: counts.rejected,
+            },
+        )
+        .await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(record)
+    }
+
+    async fn get_import(&self, id: ImportId) -> StoreResult<Option<ImportRecord>> {
+        let row = sqlx::query("SELECT * FROM imports WHERE id = $1")
+            .bind(id.as_uuid())
+            .fetch_optional(self.pool())
+            .await
+            .map_err(db_err)?;
+        row.as_ref().map(read_import).transpose()
+    }
+}
+
+fn read_enrollment(row: &PgRow) -> StoreResult<Enrollment> {
+    let state: String = row.try_get("state").map_err(db_err)?;
+    let reason: Option<String> = row.try_get("stop_reason").map_err(db_err)?;
+    let reason = match reason {
+        Some(r) => Some(
+            serde_json::from_value::<StopReason>(serde_json::Value::String(r))
+                .map_err(|_| StoreError::corrupt("enrollment stop reason"))?,
+        ),
+        None => None,
+    };
+    Ok(Enrollment {
+        id: EnrollmentId::from_uuid(row.try_get("id").map_err(db_err)?),
+        contact_id: ContactId::from_uuid(row.try_get("contact_id").map_err(db_err)?),
+        sequence: row.try_get("sequence").map_err(db_err)?,
+        state: EnrollmentState::from_parts(&state, reason)
+            .ok_or_else(|| StoreError::corrupt("enrollment state"))?,
+        current_step: row
+            .try_get::<i32, _>("current_step")
+            .map_err(db_err)?
+            .max(0) as u32,
+        created_at: row.try_get("created_at").map_err(db_err)?,
+    })
+}
+
+#[async_trait]
+impl Enrollments for PostgresStore {
+    async fn enroll(
+        &self,
+        ctx: &CommandContext,
+        contact: ContactId,
+        sequence: &str,
+    ) -> StoreResult<Enrollment> {
+        let enrollment = Enrollment {
+            id: EnrollmentId::new(),
+            contact_id: contact,
+            sequence: sequence.to_string(),
+            state: EnrollmentState::Active,
+            current_step: 0,
+            created_at: ctx.now,
+        };
+        let mut tx = self.pool().begin().await.map_err(db_err)?;
+        sqlx::query(
+            "INSERT INTO enrollments (id, contact_id, sequence, state, current_step, created_at, updated_at)
+             VALUES ($1, $2, $3, 'active', 0, $4, $4)",
+        )
+        .bind(enrollment.id.as_uuid())
+        .bind(contact.as_uuid())
+        .bind(sequence)
+        .bind(ctx.now)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| {
+            if is_code(&e, "23503") {
+                StoreError::NotFound {
+                    what: format!("contact {contact} or sequence `{sequence}`"),
+                }
+            } else {
+                conflict_or(e, || format!("an enrolment of contact {contact} in `{sequence}`"))
+            }
+        })?;
+        insert_entry(
+            &mut tx,
+            ctx,
+            &Event::Enrolled {
+                enrollment_id: enrollment.id,
+                contact_id: contact,
+                sequence: sequence.to_string(),
+            },
+        )
+        .await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(enrollment)
+    }
+
+    async fn stop_enrollments(
+        &self,
+        ctx: &CommandContext,
+        contact: ContactId,
+        reason: StopReason,
+    ) -> StoreResult<u64> {
+        let mut tx = self.pool().begin().await.map_err(db_err)?;
+        let rows = sqlx::query(
+            "SELECT * FROM enrollments WHERE contact_id = $1 AND state IN ('active', 'paused') FOR UPDATE",
+        )
+        .bind(contact.as_uuid())
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        let open = rows
+            .iter()
+            .map(read_enrollment)
+            .collect::<StoreResult<Vec<_>>>()?;
+        for enrollment in &open {
+            let next = enrollment
+                .state
+                .stop(reason)
+                .map_err(|e| StoreError::Database(e.to_string()))?;
+            sqlx::query("UPDATE enrollments SET state = $1, stop_reason = $2, updated_at = $3 WHERE id = $4")
+                .bind(next.name())
+                .bind(reason.as_str())
+                .bind(ctx.now)
+                .bind(enrollment.id.as_uuid())
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+            insert_entry(
+                &mut tx,
+                ctx,
+                &Event::EnrollmentStopped {
+                    enrollment_id: enrollment.id,
+                    contact_id: contact,
+                    reason,
+                },
+            )
+            .await?;
+        }
+        tx.commit().await.map_err(db_err)?;
+        Ok(open.len() as u64)
+    }
+
+    async fn list_enrollments(&self, contact: ContactId) -> StoreResult<Vec<Enrollment>> {
+        let rows =
+            sqlx::query("SELECT * FROM enrollments WHERE contact_id = $1 ORDER BY created_at, id")
+                .bind(contact.as_uuid())
+                .fetch_all(self.pool())
+                .await
+                .map_err(db_err)?;
+        rows.iter().map(read_enrollment).collect()
+    }
+}
+
+fn read_draft(row: &PgRow) -> StoreResult<Draft> {
+    let author: String = row.try_get("author_kind").map_err(db_err)?;
+    Ok(Draft {
+        id: DraftId::from_uuid(row.try_get("id").map_err(db_err)?),
+        contact_id: ContactId::from_uuid(row.try_get("contact_id").map_err(db_err)?),
+        enrollment_id: row
+            .try_get::<Option<Uuid>, _>("enrollment_id")
+            .map_err(db_err)?
+            .map(EnrollmentId::from_uuid),
+        step_index: row.try_get::<i32, _>("step_index").map_err(db_err)?.max(0) as u32,
+        author: AuthorKind::parse(&author).ok_or_else(|| StoreError::corrupt("draft author"))?,
+        subject: row.try_get("subject").map_err(db_err)?,
+        body: row.try_get("body").map_err(db_err)?,
+        grounding: row.try_get("grounding").map_err(db_err)?,
+        confidence: row.try_get("confidence").map_err(db_err)?,
+        review_state: row.try_get("review_state").map_err(db_err)?,
+        policy_version: row.try_get("policy_version").map_err(db_err)?,
+        created_at: row.try_get("created_at").map_err(db_err)?,
+    })
+}
+
+#[async_trait]
+impl Drafts for PostgresStore {
+    async fn create_draft(&self, ctx: &CommandContext, draft: &NewDraft) -> StoreResult<Draft> {
+        let policy_version = ctx
+            .policy_version
+            .as_ref()
+            .map(|v| v.to_string())
+            .ok_or_else(|| {
+                StoreError::Database("a draft must be recorded under a policy version".into())
+            })?;
+        let created = Draft {
+            id: DraftId::new(),
+            contact_id: draft.contact_id,
+            enrollment_id: draft.enrollment_id,
+            step_index: draft.step_index,
+            author: draft.author,
+            subject: draft.subject.clone(),
+            body: draft.body.clone(),
+            grounding: draft.grounding.clone(),
+            confidence: draft.confidence,
+            review_state: "pending".into(),
+            policy_version,
+            created_at: ctx.now,
+        };
+        let mut tx = self.pool().begin().await.map_err(db_err)?;
+        sqlx::query(
+            "INSERT INTO drafts (id, enrollment_id, contact_id, step_index, author_kind, subject, body, grounding,
+                                 confidence, review_state, policy_version, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)",
+        )
+        .bind(created.id.as_uuid())
+        .bind(created.enrollment_id.map(|e| e.as_uuid()))
+        .bind(created.contact_id.as_uuid())
+        .bind(created.step_index as i32)
+        .bind(created.author.as_str())
+        .bind(&created.subject)
+        .bind(&created.body)
+        .bind(&created.grounding)
+        .bind(created.confidence)
+        .bind(&created.review_state)
+        .bind(&created.policy_version)
+        .bind(ctx.now)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| fk_or(e, || format!("contact {} or its enrolment", created.contact_id)))?;
+        insert_entry(
+            &mut tx,
+            ctx,
+            &Event::DraftCreated {
+                draft_id: created.id,
+                contact_id: created.contact_id,
+                author: created.author.as_str().to_string(),
+                step_index: created.step_index,
+            },
+        )
+        .await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(created)
+    }
+
+    async fn get_draft(&self, id: DraftId) -> StoreResult<Option<Draft>> {
+        let row = sqlx::query("SELECT * FROM drafts WHERE id = $1")
+            .bind(id.as_uuid())
+            .fetch_optional(self.pool())
+            .await
+            .map_err(db_err)?;
+        row.as_ref().map(read_draft).transpose()
+    }
+}
+
+fn read_message(row: &PgRow) -> StoreResult<Message> {
+    let mailbox: String = row.try_get("mailbox").map_err(db_err)?;
+    Ok(Message {
+        id: MessageId::from_uuid(row.try_get("id").map_err(db_err)?),
+        draft_id: DraftId::from_uuid(row.try_get("draft_id").map_err(db_err)?),
+        contact_id: ContactId::from_uuid(row.try_get("contact_id").map_err(db_err)?),
+        mailbox: EmailAddress::parse(&mailbox)
+            .map_err(|_| StoreError::corrupt("message mailbox"))?,
+        rfc_message_id: row.try_get("rfc_message_id").map_err(db_err)?,
+        in_reply_to: row.try_get("in_reply_to").map_err(db_err)?,
+        state: row.try_get("state").map_err(db_err)?,
+        scheduled_at: row.try_get("scheduled_at").map_err(db_err)?,
+        created_at: row.try_get("created_at").map_err(db_err)?,
+    })
+}
+
+#[async_trait]
+impl Messages for PostgresStore {
+    async fn queue_message(
+        &self,
+        ctx: &CommandContext,
+        message: &NewMessage,
+    ) -> StoreResult<Message> {
+        let created = Message {
+            id: MessageId::new(),
+            draft_id: message.draft_id,
+            contact_id: message.contact_id,
+            mailbox: message.mailbox.clone(),
+            rfc_message_id: message.rfc_message_id.clone(),
+            in_reply_to: message.in_reply_to.clone(),
+            state: "queued".into(),
+            scheduled_at: message.scheduled_at,
+            created_at: ctx.now,
+        };
+        let mut tx = self.pool().begin().await.map_err(db_err)?;
+        sqlx::query(
+            "INSERT INTO messages (id, draft_id, contact_id, mailbox, rfc_message_id, in_reply_to, state, scheduled_at, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $8)",
+        )
+        .bind(created.id.as_uuid())
+        .bind(created.draft_id.as_uuid())
+        .bind(created.contact_id.as_uuid())
+        .bind(created.mailbox.as_str())
+        .bind(&created.rfc_message_id)
+        .bind(&created.in_reply_to)
+        .bind(created.scheduled_at)
+        .bind(ctx.now)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| {
+            if is_code(&e, "23503") {
+                StoreError::NotFound {
+                    what: format!("draft {} or contact {}", created.draft_id, created.contact_id),
+                }
+            } else {
+                conflict_or(e, || format!("a message with Message-ID {}", created.rfc_message_id))
+            }
+        })?;
+        insert_entry(
+            &mut tx,
+            ctx,
+            &Event::MessageQueued {
+                message_id: created.id,
+                contact_id: created.contact_id,
+                draft_id: created.draft_id,
+                rfc_message_id: created.rfc_message_id.clone(),
+            },
+        )
+        .await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(created)
+    }
+
+    async fn get_message(&self, id: MessageId) -> StoreResult<Option<Message>> {
+        let row = sqlx::query("SELECT * FROM messages WHERE id = $1")
+            .bind(id.as_uuid())
+            .fetch_optional(self.pool())
+            .await
+            .map_err(db_err)?;
+        row.as_ref().map(read_message).transpose()
+    }
+}
+
+#[async_trait]
+impl InboundEvents for PostgresStore {
+    async fn record_event(
+        &self,
+        ctx: &CommandContext,
+        event: &NewInboundEvent,
+    ) -> StoreResult<Recorded> {
+        let id = InboundEventId::new();
+        let mut tx = self.pool().begin().await.map_err(db_err)?;
+        let inserted: Option<Uuid> = sqlx::query_scalar(
+            "INSERT INTO events (id, provider, provider_event_id, kind, contact_id, rfc_message_id, occurred_at, received_at, payload)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+             ON CONFLICT (provider, provider_event_id) DO NOTHING RETURNING id",
+        )
+        .bind(id.as_uuid())
+        .bind(&event.provider)
+        .bind(&event.provider_event_id)
+        .bind(&event.kind)
+        .bind(event.contact_id.map(|c| c.as_uuid()))
+        .bind(&event.rfc_message_id)
+        .bind(event.occurred_at)
+        .bind(ctx.now)
+        .bind(&event.payload)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(|e| fk_or(e, || "the event's contact".into()))?;
+        if inserted.is_none() {
+            let existing: Uuid = sqlx::query_scalar(
+                "SELECT id FROM events WHERE provider = $1 AND provider_event_id = $2",
+            )
+            .bind(&event.provider)
+            .bind(&event.provider_event_id)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db_err)?;
+            return Ok(Recorded::Duplicate(InboundEventId::from_uuid(existing)));
+        }
+        insert_entry(
+            &mut tx,
+            ctx,
+            &Event::InboundEventRecorded {
+                event_id: id,
+                provider: event.provider.clone(),
+                kind: event.kind.clone(),
+                contact_id: event.contact_id,
+            },
+        )
+        .await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(Recorded::New(id))
+    }
+}
+
+fn read_escalation(row: &PgRow) -> StoreResult<Escalation> {
+    let stage: String = row.try_get("stage").map_err(db_err)?;
+    let priority: String = row.try_get("priority").map_err(db_err)?;
+    let assignee: Option<String> = row.try_get("assignee").map_err(db_err)?;
+    Ok(Escalation {
+        id: EscalationId::from_uuid(row.try_get("id").map_err(db_err)?),
+        contact_id: row
+            .try_get::<Option<Uuid>, _>("contact_id")
+            .map_err(db_err)?
+            .map(ContactId::from_uuid),
+        stage: stage
+            .parse()
+            .map_err(|_| StoreError::corrupt("escalation stage"))?,
+        rule_id: row.try_get("rule_id").map_err(db_err)?,
+        reason: row.try_get("reason").map_err(db_err)?,
+        priority: priority
+            .parse()
+            .map_err(|_| StoreError::corrupt("escalation priority"))?,
+        assignee: assignee
+            .map(|a| Username::parse(&a))
+            .transpose()
+            .map_err(|_| StoreError::corrupt("escalation assignee"))?,
+        due_at: row
+            .try_get::<Option<DateTime<Utc>>, _>("due_at")
+            .map_err(db_err)?,
+        resolution: row.try_get("resolution").map_err(db_err)?,
+        created_at: row.try_get("created_at").map_err(db_err)?,
+        resolved_at: row.try_get("resolved_at").map_err(db_err)?,
+    })
+}
+
+#[async_trait]
+impl Escalations for PostgresStore {
+    async fn open_escalation(
+        &self,
+        ctx: &CommandContext,
+        escalation: &NewEscalation,
+    ) -> StoreResult<Escalation> {
+        let created = Escalation {
+            id: EscalationId::new(),
+            contact_id: escalation.contact_id,
+            stage: escalation.stage,
+            rule_id: escalation.rule_id.clone(),
+            reason: escalation.reason.clone(),
+            priority: escalation.priority,
+            assignee: escalation.assignee.clone(),
+            due_at: escalation.due_at,
+            resolution: None,
+            created_at: ctx.now,
+            resolved_at: None,
+        };
+        let mut tx = self.pool().begin().await.map_err(db_err)?;
+        sqlx::query(
+            "INSERT INTO escalations (id, contact_id, stage, rule_id, reason, priority, assignee, due_at, state, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'open', $9)",
+        )
+        .bind(created.id.as_uuid())
+        .bind(created.contact_id.map(|c| c.as_uuid()))
+        .bind(created.stage.as_str())
+        .bind(&created.rule_id)
+        .bind(&created.reason)
+        .bind(created.priority.as_str())
+        .bind(created.assignee.as_ref().map(|a| a.as_str()))
+        .bind(created.due_at)
+        .bind(ctx.now)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| fk_or(e, || "the escalation's contact or assignee".into()))?;
+        insert_entry(
+            &mut tx,
+            ctx,
+            &Event::EscalationOpened {
+                escalation_id: created.id,
+                contact_id: created.contact_id,
+                stage: created.stage,
+                rule_id: created.rule_id.clone(),
+                reason: created.reason.clone(),
+                priority: created.priority,
+                assignee: created.assignee.as_ref().map(|a| a.to_string()),
+            },
+        )
+        .await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(created)
+    }
+
+    async fn resolve_escalation(
+        &self,
+        ctx: &CommandContext,
+        id: EscalationId,
+        resolution: &str,
+    ) -> StoreResult<Escalation> {
+        let mut tx = self.pool().begin().await.map_err(db_err)?;
+        let row = sqlx::query(
+            "UPDATE escalations SET state = 'resolved', resolution = $1, resolved_at = $2
+             WHERE id = $3 AND state = 'open' RETURNING *",
+        )
+        .bind(resolution)
+        .bind(ctx.now)
+        .bind(id.as_uuid())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_err)?
+        .ok_or_else(|| StoreError::NotFound {
+            what: format!("an open escalation {id}"),
+        })?;
+        let escalation = read_escalation(&row)?;
+        insert_entry(
+            &mut tx,
+            ctx,
+            &Event::EscalationResolved {
+                escalation_id: id,
+                contact_id: escalation.contact_id,
+                resolution: resolution.to_string(),
+            },
+        )
+        .await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(escalation)
+    }
+
+    async fn list_open_escalations(
+        &self,
+        assignee: Option<&Username>,
+    ) -> StoreResult<Vec<Escalation>> {
+        let rows = sqlx::query(
+            "SELECT * FROM escalations
+             WHERE state = 'open' AND ($1::text IS NULL OR assignee = $1)
+             ORDER BY CASE priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'normal' THEN 2 ELSE 3 END,
+                      due_at IS NULL, due_at, created_at",
+        )
+        .bind(assignee.map(|a| a.as_str()))
+        .fetch_all(self.pool())
+        .await
+        .map_err(db_err)?;
+        rows.iter().map(read_escalation).collect()
+    }
+}

@@ -1,0 +1,680 @@
+//! Imports, enrolments, drafts, messages, inbound events and escalations on
+//! SQLite. Each write appends its ledger entry in the same transaction.
+
+use async_trait::async_trait;
+use rusqlite::{OptionalExtension, Row, params};
+
+use handoff_domain::enrollment::{EnrollmentState, StopReason};
+use handoff_domain::users::Username;
+use handoff_domain::{
+    ContactId, DraftId, EmailAddress, EnrollmentId, EscalationId, Event, ImportId, InboundEventId,
+    MessageId,
+};
+use handoff_store::{
+    AuthorKind, CommandContext, Draft, Drafts, Enrollment, Enrollments, Escalation, Escalations,
+    ImportCounts, ImportRecord, Imports, InboundEvents, Message, Messages, NewDraft, NewEscalation,
+    NewImport, NewInboundEvent, NewMessage, Recorded, StoreError, StoreResult,
+};
+
+use crate::rows::{db_err, from_micros, micros, parse_id};
+use crate::{SqliteStore, conflict_or, insert_entry};
+
+fn stop_reason_from(s: &str) -> Option<StopReason> {
+    serde_json::from_value(serde_json::Value::String(s.to_string())).ok()
+}
+
+fn opt_micros(v: Option<i64>) -> StoreResult<Option<chrono::DateTime<chrono::Utc>>> {
+    v.map(from_micros).transpose()
+}
+
+const IMPORT_COLUMNS: &str = "id, file_name, format, created_by, started_at, finished_at, rows_total, imported, merged, rejected";
+
+fn read_import(row: &Row<'_>) -> StoreResult<ImportRecord> {
+    let count =
+        |i: usize| -> StoreResult<u64> { Ok(row.get::<_, i64>(i).map_err(db_err)?.max(0) as u64) };
+    Ok(ImportRecord {
+        id: parse_id(&row.get::<_, String>(0).map_err(db_err)?, "import id")?,
+        file_name: row.get(1).map_err(db_err)?,
+        format: row.get(2).map_err(db_err)?,
+        created_by: row.get(3).map_err(db_err)?,
+        started_at: from_micros(row.get(4).map_err(db_err)?)?,
+        finished_at: opt_micros(row.get(5).map_err(db_err)?)?,
+        counts: ImportCounts {
+            rows_total: count(6)?,
+            imported: count(7)?,
+            merged: count(8)?,
+            rejected: count(9)?,
+        },
+    })
+}
+
+#[async_trait]
+impl Imports for SqliteStore {
+    async fn start_import(
+        &self,
+        ctx: &CommandContext,
+        import: &NewImport,
+    ) -> StoreResult<ImportRecord> {
+        let record = ImportRecord {
+            id: ImportId::new(),
+            file_name: import.file_name.clone(),
+            format: import.format.clone(),
+            created_by: ctx.actor.to_string(),
+            started_at: ctx.now,
+            finished_at: None,
+            counts: ImportCounts::default(),
+        };
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO imports (id, file_name, format, created_by, started_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![record.id.to_string(), record.file_name, record.format, record.created_by, micros(ctx.now)],
+            )
+            .map_err(db_err)?;
+            insert_entry(
+                tx,
+                ctx,
+                &Event::ImportStarted {
+                    import_id: record.id,
+                    file_name: record.file_name.clone(),
+                    format: record.format.clone(),
+                },
+            )?;
+            Ok(())
+        })?;
+        Ok(record)
+    }
+
+    async fn finish_import(
+        &self,
+        ctx: &CommandContext,
+        id: ImportId,
+        counts: &ImportCounts,
+    ) -> StoreResult<ImportRecord> {
+        self.write(|tx| {
+            let changed = tx
+                .execute(
+                    "UPDATE imports SET finished_at = ?1, rows_total = ?2, imported = ?3, merged = ?4, rejected = ?5
+                     WHERE id = ?6 AND finished_at IS NULL",
+                    params![
+                        micros(ctx.now),
+                        counts.rows_total as i64,
+                        counts.imported as i64,
+                        counts.merged as i64,
+                        counts.rejected as i64,
+                        id.to_string()
+                    ],
+                )
+                .map_err(db_err)?;
+            if changed == 0 {
+                return Err(StoreError::NotFound {
+                    what: format!("an unfinished import {id}"),
+                });
+            }
+            insert_entry(
+                tx,
+                ctx,
+                &Event::ImportFinished {
+                    import_id: id,
+                    rows_total: counts.rows_total,
+                    imported: counts.imported,
+                    merged: counts.merged,
+                    rejected: counts.rejected,
+                },
+            )?;
+            tx.query_row(
+                &format!("SELECT {IMPORT_COLUMNS} FROM imports WHERE id = ?1"),
+                [id.to_string()],
+                |row| Ok(read_import(row)),
+            )
+            .map_err(db_err)?
+        })
+    }
+
+    async fn get_import(&self, id: ImportId) -> StoreResult<Option<ImportRecord>> {
+        let conn = self.reader();
+        conn.query_row(
+            &format!("SELECT {IMPORT_COLUMNS} FROM imports WHERE id = ?1"),
+            [id.to_string()],
+            |row| Ok(read_import(row)),
+        )
+        .optional()
+        .map_err(db_err)?
+        .transpose()
+    }
+}
+
+const ENROLLMENT_COLUMNS: &str =
+    "id, contact_id, sequence, state, stop_reason, current_step, created_at";
+
+fn read_enrollment(row: &Row<'_>) -> StoreResult<Enrollment> {
+    let state: String = row.get(3).map_err(db_err)?;
+    let reason: Option<String> = row.get(4).map_err(db_err)?;
+    let reason = reason.as_deref().map(stop_reason_from);
+    let state = match reason {
+        Some(None) => None,
+        Some(Some(r)) => EnrollmentState::from_parts(&state, Some(r)),
+        None => EnrollmentState::from_parts(&state, None),
+    }
+    .ok_or_else(|| StoreError::corrupt("enrollment state"))?;
+    Ok(Enrollment {
+        id: parse_id(&row.get::<_, String>(0).map_err(db_err)?, "enrollment id")?,
+        contact_id: parse_id(&row.get::<_, String>(1).map_err(db_err)?, "contact id")?,
+        sequence: row.get(2).map_err(db_err)?,
+        state,
+        current_step: row.get::<_, i64>(5).map_err(db_err)?.max(0) as u32,
+        created_at: from_micros(row.get(6).map_err(db_err)?)?,
+    })
+}
+
+#[async_trait]
+impl Enrollments for SqliteStore {
+    async fn enroll(
+        &self,
+        ctx: &CommandContext,
+        contact: ContactId,
+        sequence: &str,
+    ) -> StoreResult<Enrollment> {
+        let enrollment = Enrollment {
+            id: EnrollmentId::new(),
+            contact_id: contact,
+            sequence: sequence.to_string(),
+            state: EnrollmentState::Active,
+            current_step: 0,
+            created_at: ctx.now,
+        };
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO enrollments (id, contact_id, sequence, state, current_step, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, 'active', 0, ?4, ?4)",
+                params![enrollment.id.to_string(), contact.to_string(), sequence, micros(ctx.now)],
+            )
+            .map_err(|e| {
+                if e.to_string().contains("FOREIGN KEY") {
+                    StoreError::NotFound {
+                        what: format!("contact {contact} or sequence `{sequence}`"),
+                    }
+                } else {
+                    conflict_or(e, || format!("an enrolment of contact {contact} in `{sequence}`"))
+                }
+            })?;
+            insert_entry(
+                tx,
+                ctx,
+                &Event::Enrolled {
+                    enrollment_id: enrollment.id,
+                    contact_id: contact,
+                    sequence: sequence.to_string(),
+                },
+            )?;
+            Ok(())
+        })?;
+        Ok(enrollment)
+    }
+
+    async fn stop_enrollments(
+        &self,
+        ctx: &CommandContext,
+        contact: ContactId,
+        reason: StopReason,
+    ) -> StoreResult<u64> {
+        self.write(|tx| {
+            let mut stmt = tx
+                .prepare_cached(&format!(
+                    "SELECT {ENROLLMENT_COLUMNS} FROM enrollments WHERE contact_id = ?1 AND state IN ('active', 'paused')"
+                ))
+                .map_err(db_err)?;
+            let mut rows = stmt.query([contact.to_string()]).map_err(db_err)?;
+            let mut open = Vec::new();
+            while let Some(row) = rows.next().map_err(db_err)? {
+                open.push(read_enrollment(row)?);
+            }
+            drop(rows);
+            for enrollment in &open {
+                // The domain decides whether the move is legal.
+                let next = enrollment
+                    .state
+                    .stop(reason)
+                    .map_err(|e| StoreError::Database(e.to_string()))?;
+                tx.execute(
+                    "UPDATE enrollments SET state = ?1, stop_reason = ?2, updated_at = ?3 WHERE id = ?4",
+                    params![next.name(), reason.as_str(), micros(ctx.now), enrollment.id.to_string()],
+                )
+                .map_err(db_err)?;
+                insert_entry(
+                    tx,
+                    ctx,
+                    &Event::EnrollmentStopped {
+                        enrollment_id: enrollment.id,
+                        contact_id: contact,
+                        reason,
+                    },
+                )?;
+            }
+            Ok(open.len() as u64)
+        })
+    }
+
+    async fn list_enrollments(&self, contact: ContactId) -> StoreResult<Vec<Enrollment>> {
+        let conn = self.reader();
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "SELECT {ENROLLMENT_COLUMNS} FROM enrollments WHERE contact_id = ?1 ORDER BY created_at, id"
+            ))
+            .map_err(db_err)?;
+        let mut rows = stmt.query([contact.to_string()]).map_err(db_err)?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().map_err(db_err)? {
+            out.push(read_enrollment(row)?);
+        }
+        Ok(out)
+    }
+}
+
+const DRAFT_COLUMNS: &str = "id, contact_id, enrollment_id, step_index, author_kind, subject, body, grounding, confidence, review_state, policy_version, created_at";
+
+fn read_draft(row: &Row<'_>) -> StoreResult<Draft> {
+    let author: String = row.get(4).map_err(db_err)?;
+    let grounding: String = row.get(7).map_err(db_err)?;
+    let enrollment: Option<String> = row.get(2).map_err(db_err)?;
+    Ok(Draft {
+        id: parse_id(&row.get::<_, String>(0).map_err(db_err)?, "draft id")?,
+        contact_id: parse_id(&row.get::<_, String>(1).map_err(db_err)?, "contact id")?,
+        enrollment_id: enrollment
+            .map(|e| parse_id(&e, "enrollment id"))
+            .transpose()?,
+        step_index: row.get::<_, i64>(3).map_err(db_err)?.max(0) as u32,
+        author: AuthorKind::parse(&author).ok_or_else(|| StoreError::corrupt("draft author"))?,
+        subject: row.get(5).map_err(db_err)?,
+        body: row.get(6).map_err(db_err)?,
+        grounding: serde_json::from_str(&grounding)
+            .map_err(|_| StoreError::corrupt("draft grounding"))?,
+        confidence: row.get(8).map_err(db_err)?,
+        review_state: row.get(9).map_err(db_err)?,
+        policy_version: row.get(10).map_err(db_err)?,
+        created_at: from_micros(row.get(11).map_err(db_err)?)?,
+    })
+}
+
+/// Every draft is written under a policy: refuse one without.
+fn policy_of(ctx: &CommandContext) -> StoreResult<String> {
+    ctx.policy_version
+        .as_ref()
+        .map(|v| v.to_string())
+        .ok_or_else(|| {
+            StoreError::Database("a draft must be recorded under a policy version".into())
+        })
+}
+
+#[async_trait]
+impl Drafts for SqliteStore {
+    async fn create_draft(&self, ctx: &CommandContext, draft: &NewDraft) -> StoreResult<Draft> {
+        let created = Draft {
+            id: DraftId::new(),
+            contact_id: draft.contact_id,
+            enrollment_id: draft.enrollment_id,
+            step_index: draft.step_index,
+            author: draft.author,
+            subject: draft.subject.clone(),
+            body: draft.body.clone(),
+            grounding: draft.grounding.clone(),
+            confidence: draft.confidence,
+            review_state: "pending".into(),
+            policy_version: policy_of(ctx)?,
+            created_at: ctx.now,
+        };
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO drafts (id, enrollment_id, contact_id, step_index, author_kind, subject, body, grounding,
+                                     confidence, review_state, policy_version, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12)",
+                params![
+                    created.id.to_string(),
+                    created.enrollment_id.map(|e| e.to_string()),
+                    created.contact_id.to_string(),
+                    created.step_index,
+                    created.author.as_str(),
+                    created.subject,
+                    created.body,
+                    created.grounding.to_string(),
+                    created.confidence,
+                    created.review_state,
+                    created.policy_version,
+                    micros(ctx.now),
+                ],
+            )
+            .map_err(|e| {
+                if e.to_string().contains("FOREIGN KEY") {
+                    StoreError::NotFound {
+                        what: format!("contact {} or its enrolment", created.contact_id),
+                    }
+                } else {
+                    db_err(e)
+                }
+            })?;
+            insert_entry(
+                tx,
+                ctx,
+                &Event::DraftCreated {
+                    draft_id: created.id,
+                    contact_id: created.contact_id,
+                    author: created.author.as_str().to_string(),
+                    step_index: created.step_index,
+                },
+            )?;
+            Ok(())
+        })?;
+        Ok(created)
+    }
+
+    async fn get_draft(&self, id: DraftId) -> StoreResult<Option<Draft>> {
+        let conn = self.reader();
+        conn.query_row(
+            &format!("SELECT {DRAFT_COLUMNS} FROM drafts WHERE id = ?1"),
+            [id.to_string()],
+            |row| Ok(read_draft(row)),
+        )
+        .optional()
+        .map_err(db_err)?
+        .transpose()
+    }
+}
+
+const MESSAGE_COLUMNS: &str = "id, draft_id, contact_id, mailbox, rfc_message_id, in_reply_to, state, scheduled_at, created_at";
+
+fn read_message(row: &Row<'_>) -> StoreResult<Message> {
+    let mailbox: String = row.get(3).map_err(db_err)?;
+    Ok(Message {
+        id: parse_id(&row.get::<_, String>(0).map_err(db_err)?, "message id")?,
+        draft_id: parse_id(&row.get::<_, String>(1).map_err(db_err)?, "draft id")?,
+        contact_id: parse_id(&row.get::<_, String>(2).map_err(db_err)?, "contact id")?,
+        mailbox: EmailAddress::parse(&mailbox)
+            .map_err(|_| StoreError::corrupt("message mailbox"))?,
+        rfc_message_id: row.get(4).map_err(db_err)?,
+        in_reply_to: row.get(5).map_err(db_err)?,
+        state: row.get(6).map_err(db_err)?,
+        scheduled_at: from_micros(row.get(7).map_err(db_err)?)?,
+        created_at: from_micros(row.get(8).map_err(db_err)?)?,
+    })
+}
+
+#[async_trait]
+impl Messages for SqliteStore {
+    async fn queue_message(
+        &self,
+        ctx: &CommandContext,
+        message: &NewMessage,
+    ) -> StoreResult<Message> {
+        let created = Message {
+            id: MessageId::new(),
+            draft_id: message.draft_id,
+            contact_id: message.contact_id,
+            mailbox: message.mailbox.clone(),
+            rfc_message_id: message.rfc_message_id.clone(),
+            in_reply_to: message.in_reply_to.clone(),
+            state: "queued".into(),
+            scheduled_at: message.scheduled_at,
+            created_at: ctx.now,
+        };
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO messages (id, draft_id, contact_id, mailbox, rfc_message_id, in_reply_to, state, scheduled_at, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?7, ?8)",
+                params![
+                    created.id.to_string(),
+                    created.draft_id.to_string(),
+                    created.contact_id.to_string(),
+                    created.mailbox.as_str(),
+                    created.rfc_message_id,
+                    created.in_reply_to,
+                    micros(created.scheduled_at),
+                    micros(ctx.now),
+                ],
+            )
+            .map_err(|e| {
+                if e.to_string().contains("FOREIGN KEY") {
+                    StoreError::NotFound {
+                        what: format!("draft {} or contact {}", created.draft_id, created.contact_id),
+                    }
+                } else {
+                    conflict_or(e, || format!("a message with Message-ID {}", created.rfc_message_id))
+                }
+            })?;
+            insert_entry(
+                tx,
+                ctx,
+                &Event::MessageQueued {
+                    message_id: created.id,
+                    contact_id: created.contact_id,
+                    draft_id: created.draft_id,
+                    rfc_message_id: created.rfc_message_id.clone(),
+                },
+            )?;
+            Ok(())
+        })?;
+        Ok(created)
+    }
+
+    async fn get_message(&self, id: MessageId) -> StoreResult<Option<Message>> {
+        let conn = self.reader();
+        conn.query_row(
+            &format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = ?1"),
+            [id.to_string()],
+            |row| Ok(read_message(row)),
+        )
+        .optional()
+        .map_err(db_err)?
+        .transpose()
+    }
+}
+
+#[async_trait]
+impl InboundEvents for SqliteStore {
+    async fn record_event(
+        &self,
+        ctx: &CommandContext,
+        event: &NewInboundEvent,
+    ) -> StoreResult<Recorded> {
+        let id = InboundEventId::new();
+        self.write(|tx| {
+            let inserted = tx
+                .execute(
+                    "INSERT INTO events (id, provider, provider_event_id, kind, contact_id, rfc_message_id, occurred_at, received_at, payload)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                     ON CONFLICT (provider, provider_event_id) DO NOTHING",
+                    params![
+                        id.to_string(),
+                        event.provider,
+                        event.provider_event_id,
+                        event.kind,
+                        event.contact_id.map(|c| c.to_string()),
+                        event.rfc_message_id,
+                        micros(event.occurred_at),
+                        micros(ctx.now),
+                        event.payload.to_string(),
+                    ],
+                )
+                .map_err(|e| {
+                    if e.to_string().contains("FOREIGN KEY") {
+                        StoreError::NotFound {
+                            what: "the event's contact".into(),
+                        }
+                    } else {
+                        db_err(e)
+                    }
+                })?;
+            if inserted == 0 {
+                let existing: String = tx
+                    .query_row(
+                        "SELECT id FROM events WHERE provider = ?1 AND provider_event_id = ?2",
+                        params![event.provider, event.provider_event_id],
+                        |r| r.get(0),
+                    )
+                    .map_err(db_err)?;
+                return Ok(Recorded::Duplicate(parse_id(&existing, "event id")?));
+            }
+            insert_entry(
+                tx,
+                ctx,
+                &Event::InboundEventRecorded {
+                    event_id: id,
+                    provider: event.provider.clone(),
+                    kind: event.kind.clone(),
+                    contact_id: event.contact_id,
+                },
+            )?;
+            Ok(Recorded::New(id))
+        })
+    }
+}
+
+const ESCALATION_COLUMNS: &str = "id, contact_id, stage, rule_id, reason, priority, assignee, due_at, resolution, created_at, resolved_at";
+
+fn read_escalation(row: &Row<'_>) -> StoreResult<Escalation> {
+    let contact: Option<String> = row.get(1).map_err(db_err)?;
+    let stage: String = row.get(2).map_err(db_err)?;
+    let priority: String = row.get(5).map_err(db_err)?;
+    let assignee: Option<String> = row.get(6).map_err(db_err)?;
+    Ok(Escalation {
+        id: parse_id(&row.get::<_, String>(0).map_err(db_err)?, "escalation id")?,
+        contact_id: contact.map(|c| parse_id(&c, "contact id")).transpose()?,
+        stage: stage
+            .parse()
+            .map_err(|_| StoreError::corrupt("escalation stage"))?,
+        rule_id: row.get(3).map_err(db_err)?,
+        reason: row.get(4).map_err(db_err)?,
+        priority: priority
+            .parse()
+            .map_err(|_| StoreError::corrupt("escalation priority"))?,
+        assignee: assignee
+            .map(|a| Username::parse(&a))
+            .transpose()
+            .map_err(|_| StoreError::corrupt("escalation assignee"))?,
+        due_at: opt_micros(row.get(7).map_err(db_err)?)?,
+        resolution: row.get(8).map_err(db_err)?,
+        created_at: from_micros(row.get(9).map_err(db_err)?)?,
+        resolved_at: opt_micros(row.get(10).map_err(db_err)?)?,
+    })
+}
+
+#[async_trait]
+impl Escalations for SqliteStore {
+    async fn open_escalation(
+        &self,
+        ctx: &CommandContext,
+        escalation: &NewEscalation,
+    ) -> StoreResult<Escalation> {
+        let created = Escalation {
+            id: EscalationId::new(),
+            contact_id: escalation.contact_id,
+            stage: escalation.stage,
+            rule_id: escalation.rule_id.clone(),
+            reason: escalation.reason.clone(),
+            priority: escalation.priority,
+            assignee: escalation.assignee.clone(),
+            due_at: escalation.due_at,
+            resolution: None,
+            created_at: ctx.now,
+            resolved_at: None,
+        };
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO escalations (id, contact_id, stage, rule_id, reason, priority, assignee, due_at, state, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'open', ?9)",
+                params![
+                    created.id.to_string(),
+                    created.contact_id.map(|c| c.to_string()),
+                    created.stage.as_str(),
+                    created.rule_id,
+                    created.reason,
+                    created.priority.as_str(),
+                    created.assignee.as_ref().map(|a| a.as_str()),
+                    created.due_at.map(micros),
+                    micros(ctx.now),
+                ],
+            )
+            .map_err(|e| {
+                if e.to_string().contains("FOREIGN KEY") {
+                    StoreError::NotFound {
+                        what: "the escalation's contact or assignee".into(),
+                    }
+                } else {
+                    db_err(e)
+                }
+            })?;
+            insert_entry(
+                tx,
+                ctx,
+                &Event::EscalationOpened {
+                    escalation_id: created.id,
+                    contact_id: created.contact_id,
+                    stage: created.stage,
+                    rule_id: created.rule_id.clone(),
+                    reason: created.reason.clone(),
+                    priority: created.priority,
+                    assignee: created.assignee.as_ref().map(|a| a.to_string()),
+                },
+            )?;
+            Ok(())
+        })?;
+        Ok(created)
+    }
+
+    async fn resolve_escalation(
+        &self,
+        ctx: &CommandContext,
+        id: EscalationId,
+        resolution: &str,
+    ) -> StoreResult<Escalation> {
+        self.write(|tx| {
+            let changed = tx
+                .execute(
+                    "UPDATE escalations SET state = 'resolved', resolution = ?1, resolved_at = ?2 WHERE id = ?3 AND state = 'open'",
+                    params![resolution, micros(ctx.now), id.to_string()],
+                )
+                .map_err(db_err)?;
+            if changed == 0 {
+                return Err(StoreError::NotFound {
+                    what: format!("an open escalation {id}"),
+                });
+            }
+            let escalation = tx
+                .query_row(
+                    &format!("SELECT {ESCALATION_COLUMNS} FROM escalations WHERE id = ?1"),
+                    [id.to_string()],
+                    |row| Ok(read_escalation(row)),
+                )
+                .map_err(db_err)??;
+            insert_entry(
+                tx,
+                ctx,
+                &Event::EscalationResolved {
+                    escalation_id: id,
+                    contact_id: escalation.contact_id,
+                    resolution: resolution.to_string(),
+                },
+            )?;
+            Ok(escalation)
+        })
+    }
+
+    async fn list_open_escalations(
+        &self,
+        assignee: Option<&Username>,
+    ) -> StoreResult<Vec<Escalation>> {
+        let conn = self.reader();
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "SELECT {ESCALATION_COLUMNS} FROM escalations
+                 WHERE state = 'open' AND (?1 IS NULL OR assignee = ?1)
+                 ORDER BY CASE priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'normal' THEN 2 ELSE 3 END,
+                          due_at IS NULL, due_at, created_at"
+            ))
+            .map_err(db_err)?;
+        let mut rows = stmt.query([assignee.map(|a| a.as_str())]).map_err(db_err)?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().map_err(db_err)? {
+            out.push(read_escalation(row)?);
+        }
+        Ok(out)
+    }
+}
