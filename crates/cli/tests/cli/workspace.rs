@@ -125,3 +125,34 @@ fn users_and_the_contact_filter_of_the_tail() {
         stderr(&bad)
     );
 }
+
+#[test]
+fn doctor_does_not_create_a_missing_database() {
+    let dir = init_workspace();
+    std::fs::remove_file(dir.path().join("handoff.db")).unwrap();
+    let _ = std::fs::remove_file(dir.path().join("handoff.db-wal"));
+    let _ = std::fs::remove_file(dir.path().join("handoff.db-shm"));
+    let out = handoff(dir.path(), &["doctor"]);
+    assert!(!out.status.success());
+    assert!(stdout(&out).contains("no database at"), "{}", stdout(&out));
+    assert!(!dir.path().join("handoff.db").exists(), "doctor only looks");
+}
+
+#[test]
+fn the_playbook_with_ten_mistakes_reports_ten_locations() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../domain/tests/playbooks/ten_mistakes.toml"
+    );
+    std::fs::copy(fixture, dir.path().join("handoff.toml")).unwrap();
+    let out = handoff(dir.path(), &["policy", "check"]);
+    assert!(!out.status.success());
+    let text = stdout(&out);
+    let located = text
+        .lines()
+        .filter(|l| l.starts_with("handoff.toml:"))
+        .count();
+    assert_eq!(located, 10, "{text}");
+    assert!(text.contains("10 problem(s) in handoff.toml"), "{text}");
+}
