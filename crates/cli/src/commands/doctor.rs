@@ -133,23 +133,22 @@ fn check_playbook(report: &mut Report, path: &Path) -> Option<Playbook> {
 async fn check_database(report: &mut Report, settings: &Settings) {
     // Looking must not create: opening a missing SQLite file would make an
     // empty database and hide the real problem.
-    if settings.database_url.scheme() == "sqlite" {
-        if let Ok(path) =
-            SqliteStore::path_from_url(settings.database_url.expose(), &settings.base_dir)
-        {
-            if !path.exists() {
-                report.add(
-                    "database reachable",
-                    Verdict::Fail,
-                    format!(
-                        "no database at {} ({}): run `handoff init` or `handoff migrate`",
-                        path.display(),
-                        settings.database_source
-                    ),
-                );
-                return;
-            }
-        }
+    let sqlite_path = (settings.database_url.scheme() == "sqlite")
+        .then(|| {
+            SqliteStore::path_from_url(settings.database_url.expose(), &settings.base_dir).ok()
+        })
+        .flatten();
+    if let Some(path) = sqlite_path.filter(|p| !p.exists()) {
+        report.add(
+            "database reachable",
+            Verdict::Fail,
+            format!(
+                "no database at {} ({}): run `handoff init` or `handoff migrate`",
+                path.display(),
+                settings.database_source
+            ),
+        );
+        return;
     }
     let opened = match store::connect(settings).await {
         Ok(store) => {
