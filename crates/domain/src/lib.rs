@@ -8,6 +8,8 @@ pub mod ids;
 pub mod jobs;
 pub mod ledger;
 pub mod playbook;
+pub mod scoring;
+pub mod titles;
 pub mod users;
 
 pub use email::EmailAddress;

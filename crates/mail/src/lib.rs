@@ -1,0 +1,4 @@
+//! Mail: address verification today; outbound MIME, DKIM, SMTP and inbound
+//! parsing as later stages need them.
+
+pub mod address;
