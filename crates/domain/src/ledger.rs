@@ -12,7 +12,9 @@ use crate::ids::{
     AccountId, ContactId, DraftId, EnrollmentId, EscalationId, ImportId, InboundEventId, JobId,
     MessageId, UserId,
 };
+use crate::import::Conflict;
 use crate::users::Role;
+use crate::verification::Verdict;
 
 /// Who caused a change.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -113,6 +115,45 @@ pub enum Event {
         email_hash: String,
         reason: String,
         contact_id: Option<ContactId>,
+    },
+    /// A new contact from an import row.
+    ContactImported {
+        contact_id: ContactId,
+        account_id: Option<AccountId>,
+        import_id: ImportId,
+        row: u64,
+    },
+    /// An import row changed a known contact, field by field.
+    ContactMerged {
+        contact_id: ContactId,
+        import_id: ImportId,
+        row: u64,
+        fields: Vec<String>,
+        conflicts: Vec<Conflict>,
+    },
+    AccountUpdated {
+        account_id: AccountId,
+        import_id: ImportId,
+        fields: Vec<String>,
+        conflicts: Vec<Conflict>,
+    },
+    /// An address was checked.
+    AddressVerified {
+        contact_id: ContactId,
+        verdict: Verdict,
+    },
+    /// A person allowed a risky address into a sequence.
+    RiskyAddressAllowed {
+        contact_id: ContactId,
+        sequence: String,
+        verdict: Verdict,
+    },
+    /// The contact's company changed: an escalation signal.
+    JobChanged {
+        contact_id: ContactId,
+        import_id: ImportId,
+        from_company: String,
+        to_company: String,
     },
     ImportStarted {
         import_id: ImportId,
@@ -230,6 +271,12 @@ impl Event {
             Event::ContactCreated { .. } => "contact_created",
             Event::SequenceDefined { .. } => "sequence_defined",
             Event::Suppressed { .. } => "suppressed",
+            Event::ContactImported { .. } => "contact_imported",
+            Event::ContactMerged { .. } => "contact_merged",
+            Event::AccountUpdated { .. } => "account_updated",
+            Event::JobChanged { .. } => "job_changed",
+            Event::AddressVerified { .. } => "address_verified",
+            Event::RiskyAddressAllowed { .. } => "risky_address_allowed",
             Event::ImportStarted { .. } => "import_started",
             Event::ImportFinished { .. } => "import_finished",
             Event::Enrolled { .. } => "enrolled",
@@ -267,7 +314,24 @@ impl Event {
                 account_id: *account_id,
                 ..Subjects::default()
             },
-            Event::Enrolled { contact_id, .. }
+            Event::ContactImported {
+                contact_id,
+                account_id,
+                ..
+            } => Subjects {
+                contact_id: Some(*contact_id),
+                account_id: *account_id,
+                ..Subjects::default()
+            },
+            Event::AccountUpdated { account_id, .. } => Subjects {
+                account_id: Some(*account_id),
+                ..Subjects::default()
+            },
+            Event::ContactMerged { contact_id, .. }
+            | Event::JobChanged { contact_id, .. }
+            | Event::AddressVerified { contact_id, .. }
+            | Event::RiskyAddressAllowed { contact_id, .. }
+            | Event::Enrolled { contact_id, .. }
             | Event::EnrollmentStopped { contact_id, .. }
             | Event::DraftCreated { contact_id, .. }
             | Event::MessageQueued { contact_id, .. } => Subjects {
@@ -319,6 +383,33 @@ impl Event {
                 steps,
             } => format!("sequence {name} ({sequence_type}, {steps} steps) defined"),
             Event::Suppressed { reason, .. } => format!("address suppressed: {reason}"),
+            Event::ContactImported { row, .. } => format!("contact imported from row {row}"),
+            Event::ContactMerged {
+                row,
+                fields,
+                conflicts,
+                ..
+            } => format!(
+                "row {row} updated {}{}",
+                fields.join(", "),
+                if conflicts.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({} value(s) replaced)", conflicts.len())
+                }
+            ),
+            Event::AccountUpdated { fields, .. } => {
+                format!("account updated: {}", fields.join(", "))
+            }
+            Event::JobChanged {
+                from_company,
+                to_company,
+                ..
+            } => format!("job change: {from_company} → {to_company}"),
+            Event::AddressVerified { verdict, .. } => format!("address verified: {verdict}"),
+            Event::RiskyAddressAllowed {
+                sequence, verdict, ..
+            } => format!("risky address ({verdict}) allowed into {sequence} by a person"),
             Event::ImportStarted {
                 file_name, format, ..
             } => {

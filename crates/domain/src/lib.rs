@@ -5,12 +5,14 @@ pub mod email;
 pub mod enrollment;
 pub mod escalation;
 pub mod ids;
+pub mod import;
 pub mod jobs;
 pub mod ledger;
 pub mod playbook;
 pub mod scoring;
 pub mod titles;
 pub mod users;
+pub mod verification;
 
 pub use email::EmailAddress;
 pub use ids::{

@@ -15,7 +15,11 @@ CREATE TABLE accounts (
     id         UUID PRIMARY KEY,
     domain     TEXT NOT NULL UNIQUE,  -- registrable domain, lower case
     name       TEXT NOT NULL,
-    attributes JSONB NOT NULL DEFAULT '{}',  -- industry, size, technologies, ... with provenance
+    industry      TEXT,
+    employees     BIGINT,
+    revenue       BIGINT,
+    technologies  JSONB,
+    field_sources JSONB NOT NULL DEFAULT '{}',  -- per field: the import, file and row it came from
     icp_score  INTEGER,
     icp_tier   TEXT,
     created_at TIMESTAMPTZ NOT NULL,
@@ -26,6 +30,7 @@ CREATE TABLE imports (
     id          UUID PRIMARY KEY,
     file_name   TEXT NOT NULL,
     format      TEXT NOT NULL,
+    content_sha256 TEXT,  -- the file's bytes: a repeat import is recognised
     created_by  TEXT NOT NULL,
     started_at  TIMESTAMPTZ NOT NULL,
     finished_at TIMESTAMPTZ,
@@ -35,6 +40,8 @@ CREATE TABLE imports (
     rejected    INTEGER NOT NULL DEFAULT 0
 );
 
+CREATE INDEX imports_content ON imports (content_sha256) WHERE content_sha256 IS NOT NULL;
+
 CREATE TABLE contacts (
     id                  UUID PRIMARY KEY,
     email               TEXT NOT NULL UNIQUE,  -- normalised
@@ -43,9 +50,14 @@ CREATE TABLE contacts (
     title               TEXT NOT NULL DEFAULT '',
     seniority           TEXT,
     department          TEXT,
+    phone               TEXT,
+    linkedin_url        TEXT,
+    city                TEXT,
+    country             TEXT,
+    company             TEXT,
     account_id          UUID REFERENCES accounts (id),
     owner               TEXT REFERENCES users (username),
-    attributes          JSONB NOT NULL DEFAULT '{}',
+    field_sources       JSONB NOT NULL DEFAULT '{}',
     verification_status TEXT,
     verification_reason TEXT,
     verified_at         TIMESTAMPTZ,

@@ -2,6 +2,7 @@
 //! share one database; claims use `FOR UPDATE SKIP LOCKED`, so no job is
 //! leased twice and no worker waits on another's lock.
 
+mod import;
 mod jobs;
 mod rows;
 mod workflow;
@@ -425,8 +426,18 @@ impl Contacts for PostgresStore {
             first_name: contact.first_name.clone(),
             last_name: contact.last_name.clone(),
             title: contact.title.clone(),
+            seniority: None,
+            department: None,
+            phone: None,
+            linkedin_url: None,
+            city: None,
+            country: None,
+            company: None,
             account_id: contact.account_id,
             owner: contact.owner.clone(),
+            field_sources: serde_json::json!({}),
+            verification: None,
+            verified_at: None,
             created_at: ctx.now,
         };
         let mut tx = self.begin().await?;
@@ -467,6 +478,43 @@ impl Contacts for PostgresStore {
         Ok(created)
     }
 
+    async fn record_verification(
+        &self,
+        ctx: &CommandContext,
+        contact: ContactId,
+        verdict: handoff_domain::verification::Verdict,
+    ) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        let changed = sqlx::query(
+            "UPDATE contacts SET verification_status = $1, verification_reason = $2, verified_at = $3, updated_at = $3
+             WHERE id = $4",
+        )
+        .bind(verdict.status())
+        .bind(verdict.reason())
+        .bind(ctx.now)
+        .bind(contact.as_uuid())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?
+        .rows_affected();
+        if changed == 0 {
+            return Err(StoreError::NotFound {
+                what: format!("contact {contact}"),
+            });
+        }
+        insert_entry(
+            &mut tx,
+            ctx,
+            &Event::AddressVerified {
+                contact_id: contact,
+                verdict,
+            },
+        )
+        .await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(())
+    }
+
     async fn get_contact(&self, id: ContactId) -> StoreResult<Option<Contact>> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {} FROM contacts WHERE id = $1",
@@ -491,11 +539,16 @@ impl Contacts for PostgresStore {
         row.as_ref().map(read_contact).transpose()
     }
 
-    async fn list_contacts(&self, limit: u32) -> StoreResult<Vec<Contact>> {
+    async fn list_contacts(
+        &self,
+        after: Option<ContactId>,
+        limit: u32,
+    ) -> StoreResult<Vec<Contact>> {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {} FROM contacts ORDER BY created_at, id LIMIT $1",
+            "SELECT {} FROM contacts WHERE ($1::uuid IS NULL OR id > $1) ORDER BY id LIMIT $2",
             rows::CONTACT_COLUMNS
         )))
+        .bind(after.map(|a| a.as_uuid()))
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await

@@ -118,8 +118,9 @@ pub(crate) fn read_user(row: &PgRow) -> StoreResult<User> {
     })
 }
 
-pub(crate) const CONTACT_COLUMNS: &str =
-    "id, email, first_name, last_name, title, account_id, owner, created_at";
+pub(crate) const CONTACT_COLUMNS: &str = "id, email, first_name, last_name, title, account_id, owner, created_at, \
+     seniority, department, phone, linkedin_url, city, country, company, field_sources, \
+     verification_status, verification_reason, verified_at";
 
 pub(crate) fn read_contact(row: &PgRow) -> StoreResult<Contact> {
     let email: String = row.try_get("email").map_err(db_err)?;
@@ -139,5 +140,32 @@ pub(crate) fn read_contact(row: &PgRow) -> StoreResult<Contact> {
             .transpose()
             .map_err(|_| StoreError::corrupt("contact owner"))?,
         created_at: row.try_get("created_at").map_err(db_err)?,
+        seniority: row.try_get("seniority").map_err(db_err)?,
+        department: row.try_get("department").map_err(db_err)?,
+        phone: row.try_get("phone").map_err(db_err)?,
+        linkedin_url: row.try_get("linkedin_url").map_err(db_err)?,
+        city: row.try_get("city").map_err(db_err)?,
+        country: row.try_get("country").map_err(db_err)?,
+        company: row.try_get("company").map_err(db_err)?,
+        field_sources: row.try_get("field_sources").map_err(db_err)?,
+        verification: read_verdict(
+            row.try_get("verification_status").map_err(db_err)?,
+            row.try_get("verification_reason").map_err(db_err)?,
+        )?,
+        verified_at: row.try_get("verified_at").map_err(db_err)?,
     })
+}
+
+pub(crate) fn read_verdict(
+    status: Option<String>,
+    reason: Option<String>,
+) -> StoreResult<Option<handoff_domain::verification::Verdict>> {
+    match status {
+        None => Ok(None),
+        Some(status) => {
+            handoff_domain::verification::Verdict::from_parts(&status, reason.as_deref())
+                .map(Some)
+                .ok_or_else(|| StoreError::corrupt("verification status"))
+        }
+    }
 }

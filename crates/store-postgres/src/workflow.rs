@@ -38,6 +38,7 @@ fn read_import(row: &PgRow) -> StoreResult<ImportRecord> {
         id: ImportId::from_uuid(row.try_get("id").map_err(db_err)?),
         file_name: row.try_get("file_name").map_err(db_err)?,
         format: row.try_get("format").map_err(db_err)?,
+        content_sha256: row.try_get("content_sha256").map_err(db_err)?,
         created_by: row.try_get("created_by").map_err(db_err)?,
         started_at: row.try_get("started_at").map_err(db_err)?,
         finished_at: row.try_get("finished_at").map_err(db_err)?,
@@ -61,16 +62,20 @@ impl Imports for PostgresStore {
             id: ImportId::new(),
             file_name: import.file_name.clone(),
             format: import.format.clone(),
+            content_sha256: import.content_sha256.clone(),
             created_by: ctx.actor.to_string(),
             started_at: ctx.now,
             finished_at: None,
             counts: ImportCounts::default(),
         };
         let mut tx = self.pool().begin().await.map_err(db_err)?;
-        sqlx::query("INSERT INTO imports (id, file_name, format, created_by, started_at) VALUES ($1, $2, $3, $4, $5)")
-            .bind(record.id.as_uuid())
-            .bind(&record.file_name)
-            .bind(&record.format)
+        sqlx::query(
+            "INSERT INTO imports (id, file_name, format, content_sha256, created_by, started_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(record.id.as_uuid())
+        .bind(&record.file_name)
+        .bind(&record.format)
+        .bind(&record.content_sha256)
             .bind(&record.created_by)
             .bind(ctx.now)
             .execute(&mut *tx)
@@ -130,6 +135,26 @@ impl Imports for PostgresStore {
         Ok(record)
     }
 
+    async fn import_batch(
+        &self,
+        ctx: &CommandContext,
+        source: &handoff_store::import_plan::ImportSource,
+        rows: &[handoff_store::import_plan::ImportRow],
+    ) -> StoreResult<handoff_store::import_plan::BatchOutcome> {
+        self.import_batch_tx(ctx, source, rows).await
+    }
+
+    async fn find_import_by_content(&self, sha256: &str) -> StoreResult<Option<ImportRecord>> {
+        let row = sqlx::query(
+            "SELECT * FROM imports WHERE content_sha256 = $1 AND finished_at IS NOT NULL ORDER BY started_at LIMIT 1",
+        )
+        .bind(sha256)
+        .fetch_optional(self.pool())
+        .await
+        .map_err(db_err)?;
+        row.as_ref().map(read_import).transpose()
+    }
+
     async fn get_import(&self, id: ImportId) -> StoreResult<Option<ImportRecord>> {
         let row = sqlx::query("SELECT * FROM imports WHERE id = $1")
             .bind(id.as_uuid())
@@ -171,6 +196,7 @@ impl Enrollments for PostgresStore {
         ctx: &CommandContext,
         contact: ContactId,
         sequence: &str,
+        allow_risky: bool,
     ) -> StoreResult<Enrollment> {
         let enrollment = Enrollment {
             id: EnrollmentId::new(),
@@ -181,6 +207,26 @@ impl Enrollments for PostgresStore {
             created_at: ctx.now,
         };
         let mut tx = self.pool().begin().await.map_err(db_err)?;
+        // FOR SHARE: a verification recorded while we enrol waits for us.
+        let status: Option<(Option<String>, Option<String>)> = sqlx::query_as(
+            "SELECT verification_status, verification_reason FROM contacts WHERE id = $1 FOR SHARE",
+        )
+        .bind(contact.as_uuid())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        let Some((status, reason)) = status else {
+            return Err(StoreError::NotFound {
+                what: format!("contact {contact}"),
+            });
+        };
+        let verdict = crate::rows::read_verdict(status, reason)?;
+        let by_person = matches!(ctx.actor, handoff_domain::Actor::Human { .. });
+        if let Some(refusal) =
+            StoreError::gate(&contact.to_string(), verdict, allow_risky, by_person)
+        {
+            return Err(refusal);
+        }
         sqlx::query(
             "INSERT INTO enrollments (id, contact_id, sequence, state, current_step, created_at, updated_at)
              VALUES ($1, $2, $3, 'active', 0, $4, $4)",
@@ -200,6 +246,18 @@ impl Enrollments for PostgresStore {
                 conflict_or(e, || format!("an enrolment of contact {contact} in `{sequence}`"))
             }
         })?;
+        if let Some(risky @ handoff_domain::verification::Verdict::Risky(_)) = verdict {
+            insert_entry(
+                &mut tx,
+                ctx,
+                &Event::RiskyAddressAllowed {
+                    contact_id: contact,
+                    sequence: sequence.to_string(),
+                    verdict: risky,
+                },
+            )
+            .await?;
+        }
         insert_entry(
             &mut tx,
             ctx,

@@ -16,7 +16,11 @@ CREATE TABLE accounts (
     id         TEXT PRIMARY KEY,
     domain     TEXT NOT NULL UNIQUE,  -- registrable domain, lower case
     name       TEXT NOT NULL,
-    attributes TEXT NOT NULL DEFAULT '{}',  -- industry, size, technologies, ... with provenance
+    industry      TEXT,
+    employees     INTEGER,
+    revenue       INTEGER,
+    technologies  TEXT,  -- JSON array
+    field_sources TEXT NOT NULL DEFAULT '{}',  -- per field: the import, file and row it came from
     icp_score  INTEGER,
     icp_tier   TEXT,
     created_at INTEGER NOT NULL,
@@ -27,6 +31,7 @@ CREATE TABLE imports (
     id          TEXT PRIMARY KEY,
     file_name   TEXT NOT NULL,
     format      TEXT NOT NULL,
+    content_sha256 TEXT,  -- the file's bytes: a repeat import is recognised
     created_by  TEXT NOT NULL,
     started_at  INTEGER NOT NULL,
     finished_at INTEGER,
@@ -36,6 +41,8 @@ CREATE TABLE imports (
     rejected    INTEGER NOT NULL DEFAULT 0
 );
 
+CREATE INDEX imports_content ON imports (content_sha256) WHERE content_sha256 IS NOT NULL;
+
 CREATE TABLE contacts (
     id                  TEXT PRIMARY KEY,
     email               TEXT NOT NULL UNIQUE,  -- normalised
@@ -44,9 +51,14 @@ CREATE TABLE contacts (
     title               TEXT NOT NULL DEFAULT '',
     seniority           TEXT,
     department          TEXT,
+    phone               TEXT,
+    linkedin_url        TEXT,
+    city                TEXT,
+    country             TEXT,
+    company             TEXT,
     account_id          TEXT REFERENCES accounts (id),
     owner               TEXT REFERENCES users (username),
-    attributes          TEXT NOT NULL DEFAULT '{}',
+    field_sources       TEXT NOT NULL DEFAULT '{}',
     verification_status TEXT,
     verification_reason TEXT,
     verified_at         INTEGER,

@@ -7,6 +7,7 @@
 //! reads use their own connections, which WAL lets run beside the writer.
 //! Cross-process writers wait on the busy timeout.
 
+mod import;
 mod jobs;
 mod migrate;
 mod rows;
@@ -428,8 +429,18 @@ impl Contacts for SqliteStore {
             first_name: contact.first_name.clone(),
             last_name: contact.last_name.clone(),
             title: contact.title.clone(),
+            seniority: None,
+            department: None,
+            phone: None,
+            linkedin_url: None,
+            city: None,
+            country: None,
+            company: None,
             account_id: contact.account_id,
             owner: contact.owner.clone(),
+            field_sources: serde_json::json!({}),
+            verification: None,
+            verified_at: None,
             created_at: ctx.now,
         };
         self.write(|tx| {
@@ -469,6 +480,15 @@ impl Contacts for SqliteStore {
         Ok(created)
     }
 
+    async fn record_verification(
+        &self,
+        ctx: &CommandContext,
+        contact: ContactId,
+        verdict: handoff_domain::verification::Verdict,
+    ) -> StoreResult<()> {
+        self.record_verification_sync(ctx, contact, verdict)
+    }
+
     async fn get_contact(&self, id: ContactId) -> StoreResult<Option<Contact>> {
         self.contact_where("id = ?1", &id.to_string())
     }
@@ -477,15 +497,21 @@ impl Contacts for SqliteStore {
         self.contact_where("email = ?1", email.as_str())
     }
 
-    async fn list_contacts(&self, limit: u32) -> StoreResult<Vec<Contact>> {
+    async fn list_contacts(
+        &self,
+        after: Option<ContactId>,
+        limit: u32,
+    ) -> StoreResult<Vec<Contact>> {
         let conn = self.reader();
         let mut stmt = conn
             .prepare_cached(&format!(
-                "SELECT {} FROM contacts ORDER BY created_at, id LIMIT ?1",
+                "SELECT {} FROM contacts WHERE (?1 IS NULL OR id > ?1) ORDER BY id LIMIT ?2",
                 rows::CONTACT_COLUMNS
             ))
             .map_err(db_err)?;
-        let mut rows = stmt.query([limit]).map_err(db_err)?;
+        let mut rows = stmt
+            .query(params![after.map(|a| a.to_string()), limit])
+            .map_err(db_err)?;
         let mut contacts = Vec::new();
         while let Some(row) = rows.next().map_err(db_err)? {
             contacts.push(rows::read_contact(row)?);
@@ -495,6 +521,30 @@ impl Contacts for SqliteStore {
 }
 
 impl SqliteStore {
+    pub(crate) fn record_verification_sync(
+        &self,
+        ctx: &CommandContext,
+        contact: ContactId,
+        verdict: handoff_domain::verification::Verdict,
+    ) -> StoreResult<()> {
+        self.write(|tx| {
+            let changed = tx
+                .execute(
+                    "UPDATE contacts SET verification_status = ?1, verification_reason = ?2, verified_at = ?3, updated_at = ?3
+                     WHERE id = ?4",
+                    params![verdict.status(), verdict.reason(), micros(ctx.now), contact.to_string()],
+                )
+                .map_err(db_err)?;
+            if changed == 0 {
+                return Err(StoreError::NotFound {
+                    what: format!("contact {contact}"),
+                });
+            }
+            insert_entry(tx, ctx, &Event::AddressVerified { contact_id: contact, verdict })?;
+            Ok(())
+        })
+    }
+
     fn contact_where(&self, condition: &str, value: &str) -> StoreResult<Option<Contact>> {
         let conn = self.reader();
         let mut stmt = conn

@@ -86,8 +86,9 @@ pub(crate) fn read_user(row: &Row<'_>) -> StoreResult<User> {
     })
 }
 
-pub(crate) const CONTACT_COLUMNS: &str =
-    "id, email, first_name, last_name, title, account_id, owner, created_at";
+pub(crate) const CONTACT_COLUMNS: &str = "id, email, first_name, last_name, title, account_id, owner, created_at, \
+     seniority, department, phone, linkedin_url, city, country, company, field_sources, \
+     verification_status, verification_reason, verified_at";
 
 pub(crate) fn read_contact(row: &Row<'_>) -> StoreResult<Contact> {
     let email: String = row.get(1).map_err(db_err)?;
@@ -104,5 +105,34 @@ pub(crate) fn read_contact(row: &Row<'_>) -> StoreResult<Contact> {
             .transpose()
             .map_err(|_| StoreError::corrupt("contact owner"))?,
         created_at: from_micros(row.get(7).map_err(db_err)?)?,
+        seniority: row.get(8).map_err(db_err)?,
+        department: row.get(9).map_err(db_err)?,
+        phone: row.get(10).map_err(db_err)?,
+        linkedin_url: row.get(11).map_err(db_err)?,
+        city: row.get(12).map_err(db_err)?,
+        country: row.get(13).map_err(db_err)?,
+        company: row.get(14).map_err(db_err)?,
+        field_sources: serde_json::from_str(&row.get::<_, String>(15).map_err(db_err)?)
+            .map_err(|_| StoreError::corrupt("contact field sources"))?,
+        verification: read_verdict(row.get(16).map_err(db_err)?, row.get(17).map_err(db_err)?)?,
+        verified_at: row
+            .get::<_, Option<i64>>(18)
+            .map_err(db_err)?
+            .map(from_micros)
+            .transpose()?,
     })
+}
+
+pub(crate) fn read_verdict(
+    status: Option<String>,
+    reason: Option<String>,
+) -> StoreResult<Option<handoff_domain::verification::Verdict>> {
+    match status {
+        None => Ok(None),
+        Some(status) => {
+            handoff_domain::verification::Verdict::from_parts(&status, reason.as_deref())
+                .map(Some)
+                .ok_or_else(|| StoreError::corrupt("verification status"))
+        }
+    }
 }

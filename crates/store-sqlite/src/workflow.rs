@@ -27,7 +27,7 @@ fn opt_micros(v: Option<i64>) -> StoreResult<Option<chrono::DateTime<chrono::Utc
     v.map(from_micros).transpose()
 }
 
-const IMPORT_COLUMNS: &str = "id, file_name, format, created_by, started_at, finished_at, rows_total, imported, merged, rejected";
+const IMPORT_COLUMNS: &str = "id, file_name, format, created_by, started_at, finished_at, rows_total, imported, merged, rejected, content_sha256";
 
 fn read_import(row: &Row<'_>) -> StoreResult<ImportRecord> {
     let count =
@@ -36,6 +36,7 @@ fn read_import(row: &Row<'_>) -> StoreResult<ImportRecord> {
         id: parse_id(&row.get::<_, String>(0).map_err(db_err)?, "import id")?,
         file_name: row.get(1).map_err(db_err)?,
         format: row.get(2).map_err(db_err)?,
+        content_sha256: row.get(10).map_err(db_err)?,
         created_by: row.get(3).map_err(db_err)?,
         started_at: from_micros(row.get(4).map_err(db_err)?)?,
         finished_at: opt_micros(row.get(5).map_err(db_err)?)?,
@@ -59,6 +60,7 @@ impl Imports for SqliteStore {
             id: ImportId::new(),
             file_name: import.file_name.clone(),
             format: import.format.clone(),
+            content_sha256: import.content_sha256.clone(),
             created_by: ctx.actor.to_string(),
             started_at: ctx.now,
             finished_at: None,
@@ -66,8 +68,15 @@ impl Imports for SqliteStore {
         };
         self.write(|tx| {
             tx.execute(
-                "INSERT INTO imports (id, file_name, format, created_by, started_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![record.id.to_string(), record.file_name, record.format, record.created_by, micros(ctx.now)],
+                "INSERT INTO imports (id, file_name, format, content_sha256, created_by, started_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    record.id.to_string(),
+                    record.file_name,
+                    record.format,
+                    record.content_sha256,
+                    record.created_by,
+                    micros(ctx.now)
+                ],
             )
             .map_err(db_err)?;
             insert_entry(
@@ -130,6 +139,30 @@ impl Imports for SqliteStore {
         })
     }
 
+    async fn import_batch(
+        &self,
+        ctx: &CommandContext,
+        source: &handoff_store::import_plan::ImportSource,
+        rows: &[handoff_store::import_plan::ImportRow],
+    ) -> StoreResult<handoff_store::import_plan::BatchOutcome> {
+        self.import_batch_sync(ctx, source, rows)
+    }
+
+    async fn find_import_by_content(&self, sha256: &str) -> StoreResult<Option<ImportRecord>> {
+        let conn = self.reader();
+        conn.query_row(
+            &format!(
+                "SELECT {IMPORT_COLUMNS} FROM imports WHERE content_sha256 = ?1 AND finished_at IS NOT NULL
+                 ORDER BY started_at LIMIT 1"
+            ),
+            [sha256],
+            |row| Ok(read_import(row)),
+        )
+        .optional()
+        .map_err(db_err)?
+        .transpose()
+    }
+
     async fn get_import(&self, id: ImportId) -> StoreResult<Option<ImportRecord>> {
         let conn = self.reader();
         conn.query_row(
@@ -173,6 +206,7 @@ impl Enrollments for SqliteStore {
         ctx: &CommandContext,
         contact: ContactId,
         sequence: &str,
+        allow_risky: bool,
     ) -> StoreResult<Enrollment> {
         let enrollment = Enrollment {
             id: EnrollmentId::new(),
@@ -183,6 +217,24 @@ impl Enrollments for SqliteStore {
             created_at: ctx.now,
         };
         self.write(|tx| {
+            let status: Option<(Option<String>, Option<String>)> = tx
+                .query_row(
+                    "SELECT verification_status, verification_reason FROM contacts WHERE id = ?1",
+                    [contact.to_string()],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()
+                .map_err(db_err)?;
+            let Some((status, reason)) = status else {
+                return Err(StoreError::NotFound {
+                    what: format!("contact {contact}"),
+                });
+            };
+            let verdict = crate::rows::read_verdict(status, reason)?;
+            let by_person = matches!(ctx.actor, handoff_domain::Actor::Human { .. });
+            if let Some(refusal) = StoreError::gate(&contact.to_string(), verdict, allow_risky, by_person) {
+                return Err(refusal);
+            }
             tx.execute(
                 "INSERT INTO enrollments (id, contact_id, sequence, state, current_step, created_at, updated_at)
                  VALUES (?1, ?2, ?3, 'active', 0, ?4, ?4)",
@@ -197,6 +249,17 @@ impl Enrollments for SqliteStore {
                     conflict_or(e, || format!("an enrolment of contact {contact} in `{sequence}`"))
                 }
             })?;
+            if let Some(risky @ handoff_domain::verification::Verdict::Risky(_)) = verdict {
+                insert_entry(
+                    tx,
+                    ctx,
+                    &Event::RiskyAddressAllowed {
+                        contact_id: contact,
+                        sequence: sequence.to_string(),
+                        verdict: risky,
+                    },
+                )?;
+            }
             insert_entry(
                 tx,
                 ctx,

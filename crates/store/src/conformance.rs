@@ -18,6 +18,7 @@ use handoff_domain::enrollment::{EnrollmentState, StopReason};
 use handoff_domain::escalation::{Priority, Stage};
 use handoff_domain::jobs::{JobKind, JobState, RetryPolicy};
 use handoff_domain::users::{Role, Username};
+use handoff_domain::verification::{InvalidReason, RiskReason, UnknownReason, Verdict};
 use handoff_domain::{Actor, EmailAddress, Event, JobId};
 
 use crate::*;
@@ -50,6 +51,9 @@ pub fn checks() -> Vec<(&'static str, Check)> {
         }),
         ("workflow_records_append_and_read_back", |s| {
             Box::pin(workflow_records_append_and_read_back(s))
+        }),
+        ("import_batches_merge_idempotently", |s| {
+            Box::pin(import_batches_merge_idempotently(s))
         }),
         ("queue_claims_complete_and_fence", |s| {
             Box::pin(queue_claims_complete_and_fence(s))
@@ -400,7 +404,7 @@ pub async fn failed_writes_leave_no_trace(store: Arc<dyn Store>) {
     assert!(matches!(err, StoreError::Conflict { .. }), "{err}");
     assert_eq!(ledger_len(s).await, before_dup);
     assert_eq!(s.list_users().await.unwrap().len(), 1);
-    assert_eq!(s.list_contacts(100).await.unwrap().len(), 1);
+    assert_eq!(s.list_contacts(None, 100).await.unwrap().len(), 1);
     assert_eq!(
         before_dup,
         before + 1,
@@ -986,6 +990,7 @@ pub async fn workflow_records_append_and_read_back(store: Arc<dyn Store>) {
             &NewImport {
                 file_name: "leads.csv".into(),
                 format: "apollo".into(),
+                content_sha256: Some("cafe".into()),
             },
         )
         .await
@@ -1006,26 +1011,87 @@ pub async fn workflow_records_append_and_read_back(store: Arc<dyn Store>) {
     assert_appended(s, before, &["import_finished"]).await;
     assert_eq!(finished.counts, counts);
     assert_eq!(s.get_import(import.id).await.unwrap().unwrap(), finished);
+    assert_eq!(
+        s.find_import_by_content("cafe")
+            .await
+            .unwrap()
+            .map(|i| i.id),
+        Some(import.id)
+    );
+    assert_eq!(s.find_import_by_content("beef").await.unwrap(), None);
     let err = s.finish_import(&ctx, import.id, &counts).await.unwrap_err();
     assert!(matches!(err, StoreError::NotFound { .. }), "{err}");
 
-    // Enrolments
+    // Enrolments, behind the verification gate.
     let before = ledger_len(s).await;
-    let enrollment = s.enroll(&ctx, contact.id, "sdr-cold").await.unwrap();
-    assert_appended(s, before, &["enrolled"]).await;
+    let err = s
+        .enroll(&ctx, contact.id, "sdr-cold", false)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("has not been verified"), "{err}");
+    s.record_verification(&ctx, contact.id, Verdict::Risky(RiskReason::RoleAccount))
+        .await
+        .unwrap();
+    assert_appended(s, before, &["address_verified"]).await;
+    let stored = s.get_contact(contact.id).await.unwrap().unwrap();
+    assert_eq!(
+        stored.verification,
+        Some(Verdict::Risky(RiskReason::RoleAccount))
+    );
+    assert!(stored.verified_at.is_some());
+    let err = s
+        .enroll(&ctx, contact.id, "sdr-cold", false)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("risky (role_account)")
+            && err.to_string().contains("--allow-risky"),
+        "{err}"
+    );
+    let system = CommandContext::new(Actor::system("worker"), Some(policy.clone()));
+    let err = s
+        .enroll(&system, contact.id, "sdr-cold", true)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("only a person"), "{err}");
+    for bad in [
+        Verdict::Invalid(InvalidReason::Syntax),
+        Verdict::Unknown(UnknownReason::Timeout),
+    ] {
+        s.record_verification(&ctx, contact.id, bad).await.unwrap();
+        let before = ledger_len(s).await;
+        let err = s
+            .enroll(&ctx, contact.id, "sdr-cold", true)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Refused { .. }), "{bad}: {err}");
+        assert_eq!(ledger_len(s).await, before, "a refusal leaves no trace");
+    }
+    s.record_verification(&ctx, contact.id, Verdict::Risky(RiskReason::RoleAccount))
+        .await
+        .unwrap();
+    let before = ledger_len(s).await;
+    let enrollment = s.enroll(&ctx, contact.id, "sdr-cold", true).await.unwrap();
+    assert_appended(s, before, &["risky_address_allowed", "enrolled"]).await;
     assert_eq!(enrollment.state, EnrollmentState::Active);
     let before = ledger_len(s).await;
-    let err = s.enroll(&ctx, contact.id, "sdr-cold").await.unwrap_err();
-    assert!(matches!(err, StoreError::Conflict { .. }), "{err}");
     let err = s
-        .enroll(&ctx, contact.id, "no-such-sequence")
+        .enroll(&ctx, contact.id, "sdr-cold", true)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict { .. }), "{err}");
+    s.record_verification(&ctx, contact.id, Verdict::Valid)
+        .await
+        .unwrap();
+    let err = s
+        .enroll(&ctx, contact.id, "no-such-sequence", false)
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::NotFound { .. }), "{err}");
     assert_eq!(
         ledger_len(s).await,
-        before,
-        "refused enrolments leave no trace"
+        before + 1,
+        "only the verification was recorded"
     );
 
     // Drafts
@@ -1213,6 +1279,8 @@ pub async fn workflow_records_append_and_read_back(store: Arc<dyn Store>) {
     let kinds: BTreeSet<&str> = about.iter().map(|e| e.kind.as_str()).collect();
     for kind in [
         "contact_created",
+        "address_verified",
+        "risky_address_allowed",
         "enrolled",
         "draft_created",
         "message_queued",
@@ -1226,4 +1294,187 @@ pub async fn workflow_records_append_and_read_back(store: Arc<dyn Store>) {
             "{kind} is filed under the contact: {kinds:?}"
         );
     }
+}
+
+fn import_row(
+    row: u64,
+    email_addr: &str,
+    title: &str,
+    company: &str,
+    domain: Option<&str>,
+) -> import_plan::ImportRow {
+    use handoff_domain::import::{AccountRecord, ContactRecord};
+    import_plan::ImportRow {
+        row,
+        contact: ContactRecord {
+            email: Some(email(email_addr)),
+            first_name: email_addr.split('@').next().map(str::to_lowercase),
+            title: (!title.is_empty()).then(|| title.to_string()),
+            company: (!company.is_empty()).then(|| company.to_string()),
+            ..ContactRecord::default()
+        },
+        account: domain.map(|d| AccountRecord {
+            domain: d.to_string(),
+            name: Some(company.to_string()),
+            employees: Some(120),
+            technologies: Some(vec!["snowflake".into()]),
+            ..AccountRecord::default()
+        }),
+        seniority: Some("vp".into()),
+        department: Some("engineering".into()),
+    }
+}
+
+/// Import batches: accounts by domain, contacts by email, field-by-field
+/// merges with provenance, a repeat import changes nothing, a company change
+/// is a job change.
+pub async fn import_batches_merge_idempotently(store: Arc<dyn Store>) {
+    let ctx = ctx();
+    let s = store.as_ref();
+    let first = s
+        .start_import(
+            &ctx,
+            &NewImport {
+                file_name: "apollo.csv".into(),
+                format: "apollo".into(),
+                content_sha256: Some("ab12".into()),
+            },
+        )
+        .await
+        .unwrap();
+    let source = import_plan::ImportSource {
+        import_id: first.id,
+        file_name: "apollo.csv".into(),
+        owner: None,
+    };
+    let rows = vec![
+        import_row(2, "ada@acme.io", "VP Engineering", "Acme", Some("acme.io")),
+        import_row(3, "bob@acme.io", "", "Acme", Some("acme.io")),
+        import_row(4, "cy@gmail.com", "Founder", "Cy Co", None),
+        // The same person again further down the file: merged, newer wins.
+        import_row(5, "ADA@acme.io", "CTO", "Acme", Some("acme.io")),
+    ];
+    let before = ledger_len(s).await;
+    let outcome = s.import_batch(&ctx, &source, &rows).await.unwrap();
+    assert_eq!(
+        (
+            outcome.imported,
+            outcome.merged,
+            outcome.unchanged,
+            outcome.accounts_created
+        ),
+        (3, 1, 0, 1),
+        "{outcome:?}"
+    );
+    let kinds: Vec<String> = last_entries(s, (ledger_len(s).await - before) as u32)
+        .await
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "account_created",
+            "contact_imported",
+            "contact_imported",
+            "contact_imported",
+            "contact_merged"
+        ]
+    );
+    let ada = s
+        .find_contact_by_email(&email("ada@acme.io"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(ada.title, "CTO");
+    assert_eq!(ada.seniority.as_deref(), Some("vp"));
+    assert_eq!(ada.company.as_deref(), Some("Acme"));
+    assert!(ada.account_id.is_some());
+    assert_eq!(
+        ada.field_sources["title"]["row"], 5,
+        "{}",
+        ada.field_sources
+    );
+    assert_eq!(ada.field_sources["first_name"]["row"], 2);
+    assert_eq!(ada.field_sources["title"]["file"], "apollo.csv");
+    assert_eq!(ada.field_sources["title"]["import"], first.id.to_string());
+    let cy = s
+        .find_contact_by_email(&email("cy@gmail.com"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(cy.account_id, None);
+
+    let again = s
+        .start_import(
+            &ctx,
+            &NewImport {
+                file_name: "apollo.csv".into(),
+                format: "apollo".into(),
+                content_sha256: None,
+            },
+        )
+        .await
+        .unwrap();
+    let source2 = import_plan::ImportSource {
+        import_id: again.id,
+        ..source.clone()
+    };
+
+    // A single-row file run twice is exactly idempotent.
+    let once = vec![import_row(
+        2,
+        "dee@globex.io",
+        "Head of Sales",
+        "Globex",
+        Some("globex.io"),
+    )];
+    s.import_batch(&ctx, &source, &once).await.unwrap();
+    let before = ledger_len(s).await;
+    let repeat = s.import_batch(&ctx, &source2, &once).await.unwrap();
+    assert_eq!(
+        (repeat.imported, repeat.merged, repeat.unchanged),
+        (0, 0, 1)
+    );
+    assert_eq!(
+        ledger_len(s).await,
+        before,
+        "a repeat import appends nothing"
+    );
+
+    // Dee moves to Initech: a job change.
+    let moved = vec![import_row(
+        2,
+        "dee@globex.io",
+        "Head of Sales",
+        "Initech",
+        Some("initech.io"),
+    )];
+    let outcome = s.import_batch(&ctx, &source2, &moved).await.unwrap();
+    assert_eq!(
+        (
+            outcome.merged,
+            outcome.job_changes,
+            outcome.accounts_created
+        ),
+        (1, 1, 1)
+    );
+    let dee = s
+        .find_contact_by_email(&email("dee@globex.io"))
+        .await
+        .unwrap()
+        .unwrap();
+    let changes = s
+        .tail(&LedgerFilter {
+            contact_id: Some(dee.id),
+            kind: Some("job_changed".into()),
+            limit: 10,
+            ..LedgerFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(changes.len(), 1);
+    assert!(
+        matches!(&changes[0].event, Event::JobChanged { from_company, to_company, .. } if from_company == "Globex" && to_company == "Initech")
+    );
 }

@@ -24,6 +24,8 @@ pub enum StoreError {
     Migration(String),
     #[error("{what} already exists")]
     Conflict { what: String },
+    #[error("refused: {reason}")]
+    Refused { reason: String },
     #[error("{what} was not found")]
     NotFound { what: String },
     #[error(
@@ -35,6 +37,39 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// Why the verification gate refuses this contact, or None if it may
+    /// be enrolled.
+    pub fn gate(
+        contact: &str,
+        verdict: Option<handoff_domain::verification::Verdict>,
+        allow_risky: bool,
+        by_person: bool,
+    ) -> Option<StoreError> {
+        use handoff_domain::verification::Verdict;
+        let reason = match verdict {
+            Some(Verdict::Valid) => return None,
+            Some(Verdict::Risky(_)) if allow_risky && by_person => return None,
+            Some(v @ Verdict::Risky(_)) if allow_risky => format!(
+                "contact {contact}'s address is {v}: only a person can allow a risky address"
+            ),
+            Some(v @ Verdict::Risky(_)) => format!(
+                "contact {contact}'s address is {v}: a person must allow it explicitly (--allow-risky), which is recorded in the ledger"
+            ),
+            Some(v @ Verdict::Invalid(_)) => {
+                format!("contact {contact}'s address is {v}: it cannot be enrolled")
+            }
+            Some(v @ Verdict::Unknown(_)) => {
+                format!(
+                    "contact {contact}'s address could not be verified ({v}): run `handoff verify` again later"
+                )
+            }
+            None => format!(
+                "contact {contact}'s address has not been verified: run `handoff verify --all` first"
+            ),
+        };
+        Some(StoreError::Refused { reason })
+    }
+
     pub fn corrupt(what: impl Into<String>) -> Self {
         StoreError::Corrupt { what: what.into() }
     }

@@ -8,6 +8,7 @@
 
 pub mod conformance;
 mod error;
+pub mod import_plan;
 mod types;
 
 use async_trait::async_trait;
@@ -19,6 +20,7 @@ pub use types::*;
 use handoff_domain::enrollment::StopReason;
 use handoff_domain::jobs::{JobKind, RetryPolicy};
 use handoff_domain::users::Username;
+use handoff_domain::verification::Verdict;
 use handoff_domain::{
     ContactId, DraftId, EmailAddress, EscalationId, Event, ImportId, JobId, MessageId,
 };
@@ -71,7 +73,19 @@ pub trait Contacts: Send + Sync {
     -> StoreResult<Contact>;
     async fn get_contact(&self, id: ContactId) -> StoreResult<Option<Contact>>;
     async fn find_contact_by_email(&self, email: &EmailAddress) -> StoreResult<Option<Contact>>;
-    async fn list_contacts(&self, limit: u32) -> StoreResult<Vec<Contact>>;
+    /// Contacts in id order (which is creation order), after `after`.
+    async fn list_contacts(
+        &self,
+        after: Option<ContactId>,
+        limit: u32,
+    ) -> StoreResult<Vec<Contact>>;
+    /// Stores a verification verdict on the contact, with its time.
+    async fn record_verification(
+        &self,
+        ctx: &CommandContext,
+        contact: ContactId,
+        verdict: Verdict,
+    ) -> StoreResult<()>;
 }
 
 /// The playbook's sequences, mirrored into the database so enrolments can
@@ -151,6 +165,17 @@ pub trait Imports: Send + Sync {
         counts: &ImportCounts,
     ) -> StoreResult<ImportRecord>;
     async fn get_import(&self, id: ImportId) -> StoreResult<Option<ImportRecord>>;
+    /// The finished import of a file with these exact bytes, if any.
+    async fn find_import_by_content(&self, sha256: &str) -> StoreResult<Option<ImportRecord>>;
+    /// Upserts a batch of rows in one transaction: accounts by registrable
+    /// domain, contacts by normalised email, merged field by field, each
+    /// change in the ledger.
+    async fn import_batch(
+        &self,
+        ctx: &CommandContext,
+        source: &import_plan::ImportSource,
+        rows: &[import_plan::ImportRow],
+    ) -> StoreResult<import_plan::BatchOutcome>;
 }
 
 /// Contacts in sequences.
@@ -158,11 +183,16 @@ pub trait Imports: Send + Sync {
 pub trait Enrollments: Send + Sync {
     /// Conflict if the contact is already in that sequence; NotFound if the
     /// contact or sequence does not exist.
+    ///
+    /// The verification gate is checked in the same transaction: only a
+    /// contact whose address is verified `valid` is enrolled; a `risky` one
+    /// only when a person passes `allow_risky` (recorded in the ledger).
     async fn enroll(
         &self,
         ctx: &CommandContext,
         contact: ContactId,
         sequence: &str,
+        allow_risky: bool,
     ) -> StoreResult<Enrollment>;
     /// Ends every active or paused enrolment of the contact (a stop
     /// condition); returns how many were stopped.

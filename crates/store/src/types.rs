@@ -6,6 +6,7 @@ use handoff_domain::escalation::{Priority, Stage};
 use handoff_domain::jobs::{JobKind, JobState};
 use handoff_domain::playbook::PolicyVersion;
 use handoff_domain::users::{Role, Username};
+use handoff_domain::verification::Verdict;
 use handoff_domain::{
     AccountId, Actor, ContactId, DraftId, EmailAddress, EnrollmentId, EscalationId, Event,
     ImportId, InboundEventId, JobId, LedgerEntryId, MessageId, UserId,
@@ -139,8 +140,19 @@ pub struct Contact {
     pub first_name: String,
     pub last_name: String,
     pub title: String,
+    pub seniority: Option<String>,
+    pub department: Option<String>,
+    pub phone: Option<String>,
+    pub linkedin_url: Option<String>,
+    pub city: Option<String>,
+    pub country: Option<String>,
+    pub company: Option<String>,
     pub account_id: Option<AccountId>,
     pub owner: Option<Username>,
+    /// Per field: the import, file and row its value came from.
+    pub field_sources: serde_json::Value,
+    pub verification: Option<Verdict>,
+    pub verified_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -238,6 +250,9 @@ pub struct Job {
 pub struct NewImport {
     pub file_name: String,
     pub format: String,
+    /// SHA-256 of the file's bytes: the same file imported twice is
+    /// recognised and not applied again.
+    pub content_sha256: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -253,6 +268,7 @@ pub struct ImportRecord {
     pub id: ImportId,
     pub file_name: String,
     pub format: String,
+    pub content_sha256: Option<String>,
     pub created_by: String,
     pub started_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
