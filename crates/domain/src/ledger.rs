@@ -137,6 +137,17 @@ pub enum Event {
         fields: Vec<String>,
         conflicts: Vec<Conflict>,
     },
+    /// A contact's ICP score changed.
+    ContactScored {
+        contact_id: ContactId,
+        score: u8,
+        tier: String,
+        reasons: Vec<String>,
+    },
+    AccountTagged {
+        account_id: AccountId,
+        tag: String,
+    },
     /// An address was checked.
     AddressVerified {
         contact_id: ContactId,
@@ -276,6 +287,8 @@ impl Event {
             Event::AccountUpdated { .. } => "account_updated",
             Event::JobChanged { .. } => "job_changed",
             Event::AddressVerified { .. } => "address_verified",
+            Event::ContactScored { .. } => "contact_scored",
+            Event::AccountTagged { .. } => "account_tagged",
             Event::RiskyAddressAllowed { .. } => "risky_address_allowed",
             Event::ImportStarted { .. } => "import_started",
             Event::ImportFinished { .. } => "import_finished",
@@ -323,13 +336,16 @@ impl Event {
                 account_id: *account_id,
                 ..Subjects::default()
             },
-            Event::AccountUpdated { account_id, .. } => Subjects {
-                account_id: Some(*account_id),
-                ..Subjects::default()
-            },
+            Event::AccountUpdated { account_id, .. } | Event::AccountTagged { account_id, .. } => {
+                Subjects {
+                    account_id: Some(*account_id),
+                    ..Subjects::default()
+                }
+            }
             Event::ContactMerged { contact_id, .. }
             | Event::JobChanged { contact_id, .. }
             | Event::AddressVerified { contact_id, .. }
+            | Event::ContactScored { contact_id, .. }
             | Event::RiskyAddressAllowed { contact_id, .. }
             | Event::Enrolled { contact_id, .. }
             | Event::EnrollmentStopped { contact_id, .. }
@@ -407,6 +423,13 @@ impl Event {
                 ..
             } => format!("job change: {from_company} → {to_company}"),
             Event::AddressVerified { verdict, .. } => format!("address verified: {verdict}"),
+            Event::ContactScored {
+                score,
+                tier,
+                reasons,
+                ..
+            } => format!("scored {score} ({tier}): {}", reasons.join("; ")),
+            Event::AccountTagged { tag, .. } => format!("account tagged `{tag}`"),
             Event::RiskyAddressAllowed {
                 sequence, verdict, ..
             } => format!("risky address ({verdict}) allowed into {sequence} by a person"),

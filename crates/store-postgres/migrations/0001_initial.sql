@@ -19,6 +19,7 @@ CREATE TABLE accounts (
     employees     BIGINT,
     revenue       BIGINT,
     technologies  JSONB,
+    tags          JSONB NOT NULL DEFAULT '[]',  -- e.g. ["strategic"]
     field_sources JSONB NOT NULL DEFAULT '{}',  -- per field: the import, file and row it came from
     icp_score  INTEGER,
     icp_tier   TEXT,

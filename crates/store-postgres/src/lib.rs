@@ -3,6 +3,7 @@
 //! leased twice and no worker waits on another's lock.
 
 mod import;
+mod prospects;
 mod jobs;
 mod rows;
 mod workflow;

@@ -20,6 +20,7 @@ CREATE TABLE accounts (
     employees     INTEGER,
     revenue       INTEGER,
     technologies  TEXT,  -- JSON array
+    tags          TEXT NOT NULL DEFAULT '[]',  -- JSON array, e.g. ["strategic"]
     field_sources TEXT NOT NULL DEFAULT '{}',  -- per field: the import, file and row it came from
     icp_score  INTEGER,
     icp_tier   TEXT,

@@ -10,6 +10,7 @@
 mod import;
 mod jobs;
 mod migrate;
+mod prospects;
 mod rows;
 mod workflow;
 

@@ -55,6 +55,9 @@ pub fn checks() -> Vec<(&'static str, Check)> {
         ("import_batches_merge_idempotently", |s| {
             Box::pin(import_batches_merge_idempotently(s))
         }),
+        ("prospects_scores_and_tags", |s| {
+            Box::pin(prospects_scores_and_tags(s))
+        }),
         ("queue_claims_complete_and_fence", |s| {
             Box::pin(queue_claims_complete_and_fence(s))
         }),
@@ -1477,4 +1480,107 @@ pub async fn import_batches_merge_idempotently(store: Arc<dyn Store>) {
     assert!(
         matches!(&changes[0].event, Event::JobChanged { from_company, to_company, .. } if from_company == "Globex" && to_company == "Initech")
     );
+}
+
+/// Prospects join contacts with accounts; scores are stored with reasons
+/// and only a changed score is written (and recorded) again.
+pub async fn prospects_scores_and_tags(store: Arc<dyn Store>) {
+    let ctx = ctx();
+    let s = store.as_ref();
+    let import = s
+        .start_import(
+            &ctx,
+            &NewImport {
+                file_name: "a.csv".into(),
+                format: "generic".into(),
+                content_sha256: None,
+            },
+        )
+        .await
+        .unwrap();
+    let source = import_plan::ImportSource {
+        import_id: import.id,
+        file_name: "a.csv".into(),
+        owner: None,
+    };
+    s.import_batch(
+        &ctx,
+        &source,
+        &[
+            import_row(2, "ada@acme.io", "VP Engineering", "Acme", Some("acme.io")),
+            import_row(3, "cy@gmail.com", "Founder", "Cy Co", None),
+        ],
+    )
+    .await
+    .unwrap();
+    let all = s.prospects(None, 10).await.unwrap();
+    assert_eq!(all.len(), 2);
+    let ada = all
+        .iter()
+        .find(|p| p.contact.email.as_str() == "ada@acme.io")
+        .unwrap();
+    let account = ada.account.as_ref().unwrap();
+    assert_eq!(
+        (account.domain.as_str(), account.employees),
+        ("acme.io", Some(120))
+    );
+    assert_eq!(account.technologies, vec!["snowflake".to_string()]);
+    assert!(ada.score.is_none());
+    let cy = all
+        .iter()
+        .find(|p| p.contact.email.as_str() == "cy@gmail.com")
+        .unwrap();
+    assert!(cy.account.is_none());
+    let page = s.prospects(Some(all[0].contact.id), 10).await.unwrap();
+    assert_eq!(page.len(), 1, "paging by id");
+
+    let score = StoredScore {
+        score: 85,
+        tier: "excellent".into(),
+        reasons: json!([{"rule_id": "company-size", "points": 20, "text": "+20 employees = 120"}]),
+    };
+    let before = ledger_len(s).await;
+    let changed = s
+        .record_scores(
+            &ctx,
+            &[ContactScore {
+                contact_id: ada.contact.id,
+                score: score.clone(),
+            }],
+        )
+        .await
+        .unwrap();
+    assert_eq!(changed, 1);
+    assert_appended(s, before, &["contact_scored"]).await;
+    let entry = &last_entries(s, 1).await[0];
+    assert!(
+        matches!(&entry.event, Event::ContactScored { reasons, .. } if reasons == &vec!["+20 employees = 120".to_string()])
+    );
+    let before = ledger_len(s).await;
+    assert_eq!(
+        s.record_scores(
+            &ctx,
+            &[ContactScore {
+                contact_id: ada.contact.id,
+                score: score.clone()
+            }]
+        )
+        .await
+        .unwrap(),
+        0,
+        "the same score again changes nothing"
+    );
+    assert_eq!(ledger_len(s).await, before);
+    let stored = s.prospect(ada.contact.id).await.unwrap().unwrap();
+    assert_eq!(stored.score, Some(score));
+
+    assert!(s.tag_account(&ctx, "ACME.io", "strategic").await.unwrap());
+    assert!(!s.tag_account(&ctx, "acme.io", "strategic").await.unwrap());
+    let err = s
+        .tag_account(&ctx, "nowhere.example", "strategic")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound { .. }), "{err}");
+    let tagged = s.prospect(ada.contact.id).await.unwrap().unwrap();
+    assert_eq!(tagged.account.unwrap().tags, vec!["strategic".to_string()]);
 }

@@ -257,6 +257,25 @@ pub trait Escalations: Send + Sync {
     ) -> StoreResult<Vec<Escalation>>;
 }
 
+/// Contacts with their accounts and scores: list building's working set.
+#[async_trait]
+pub trait Prospects: Send + Sync {
+    /// In contact id order, after `after`.
+    async fn prospects(&self, after: Option<ContactId>, limit: u32) -> StoreResult<Vec<Prospect>>;
+    async fn prospect(&self, contact: ContactId) -> StoreResult<Option<Prospect>>;
+    /// Stores scores in one transaction, each changed one with its ledger
+    /// entry; an unchanged score is not written again. Returns how many
+    /// changed.
+    async fn record_scores(
+        &self,
+        ctx: &CommandContext,
+        scores: &[ContactScore],
+    ) -> StoreResult<u64>;
+    /// Adds a tag (e.g. `strategic`) to the account with this domain.
+    async fn tag_account(&self, ctx: &CommandContext, domain: &str, tag: &str)
+    -> StoreResult<bool>;
+}
+
 /// Everything a command may need. Handlers and workers take `&dyn Store` and
 /// never name a backend.
 pub trait Store:
@@ -274,6 +293,7 @@ pub trait Store:
     + Messages
     + InboundEvents
     + Escalations
+    + Prospects
 {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;

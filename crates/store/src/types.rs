@@ -412,3 +412,40 @@ pub struct Escalation {
     pub created_at: DateTime<Utc>,
     pub resolved_at: Option<DateTime<Utc>>,
 }
+
+/// A company as scoring and the policy see it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AccountProfile {
+    pub id: AccountId,
+    pub domain: String,
+    pub name: String,
+    pub industry: Option<String>,
+    pub employees: Option<i64>,
+    pub revenue: Option<i64>,
+    pub technologies: Vec<String>,
+    /// e.g. `strategic`: set by people, read by list-building rules.
+    pub tags: Vec<String>,
+}
+
+/// A stored ICP score with its reasons.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StoredScore {
+    pub score: u8,
+    pub tier: String,
+    /// The scorer's reasons, as JSON (rule, points, text).
+    pub reasons: serde_json::Value,
+}
+
+/// A contact, its account and its score: what list building works on.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Prospect {
+    pub contact: Contact,
+    pub account: Option<AccountProfile>,
+    pub score: Option<StoredScore>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContactScore {
+    pub contact_id: ContactId,
+    pub score: StoredScore,
+}
