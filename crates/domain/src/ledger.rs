@@ -219,6 +219,18 @@ pub enum Event {
         priority: Priority,
         assignee: Option<String>,
     },
+    /// A person approved a contact for a sequence at the list-building gate.
+    EnrollmentApproved {
+        escalation_id: EscalationId,
+        contact_id: ContactId,
+        sequence: String,
+    },
+    EnrollmentRejected {
+        escalation_id: EscalationId,
+        contact_id: ContactId,
+        sequence: String,
+        reason: String,
+    },
     EscalationResolved {
         escalation_id: EscalationId,
         contact_id: Option<ContactId>,
@@ -299,6 +311,8 @@ impl Event {
             Event::InboundEventRecorded { .. } => "inbound_event_recorded",
             Event::EscalationOpened { .. } => "escalation_opened",
             Event::EscalationResolved { .. } => "escalation_resolved",
+            Event::EnrollmentApproved { .. } => "enrollment_approved",
+            Event::EnrollmentRejected { .. } => "enrollment_rejected",
             Event::JobsEnqueued { .. } => "jobs_enqueued",
             Event::JobFailed { .. } => "job_failed",
             Event::JobDead { .. } => "job_dead",
@@ -346,6 +360,8 @@ impl Event {
             | Event::JobChanged { contact_id, .. }
             | Event::AddressVerified { contact_id, .. }
             | Event::ContactScored { contact_id, .. }
+            | Event::EnrollmentApproved { contact_id, .. }
+            | Event::EnrollmentRejected { contact_id, .. }
             | Event::RiskyAddressAllowed { contact_id, .. }
             | Event::Enrolled { contact_id, .. }
             | Event::EnrollmentStopped { contact_id, .. }
@@ -474,6 +490,10 @@ impl Event {
                     .map(|a| format!(", assigned to {a}"))
                     .unwrap_or_default()
             ),
+            Event::EnrollmentApproved { sequence, .. } => format!("approved for {sequence}"),
+            Event::EnrollmentRejected {
+                sequence, reason, ..
+            } => format!("rejected for {sequence}: {reason}"),
             Event::EscalationResolved { resolution, .. } => {
                 format!("escalation resolved: {resolution}")
             }

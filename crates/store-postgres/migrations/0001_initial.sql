@@ -154,6 +154,7 @@ CREATE TABLE escalations (
     due_at      TIMESTAMPTZ,
     state       TEXT NOT NULL CHECK (state IN ('open', 'resolved')),
     resolution  TEXT,
+    context     JSONB NOT NULL DEFAULT '{}',  -- e.g. the sequence a list-building approval is for
     created_at  TIMESTAMPTZ NOT NULL,
     resolved_at TIMESTAMPTZ
 );

@@ -3,8 +3,8 @@
 //! leased twice and no worker waits on another's lock.
 
 mod import;
-mod prospects;
 mod jobs;
+mod prospects;
 mod rows;
 mod workflow;
 

@@ -189,6 +189,84 @@ fn read_enrollment(row: &PgRow) -> StoreResult<Enrollment> {
     })
 }
 
+/// Enrols inside the caller's transaction, behind the verification gate.
+pub(crate) async fn enroll_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    ctx: &CommandContext,
+    contact: ContactId,
+    sequence: &str,
+    allow_risky: bool,
+) -> StoreResult<Enrollment> {
+    let enrollment = Enrollment {
+        id: EnrollmentId::new(),
+        contact_id: contact,
+        sequence: sequence.to_string(),
+        state: EnrollmentState::Active,
+        current_step: 0,
+        created_at: ctx.now,
+    };
+    // FOR SHARE: a verification recorded while we enrol waits for us.
+    let status: Option<(Option<String>, Option<String>)> = sqlx::query_as(
+        "SELECT verification_status, verification_reason FROM contacts WHERE id = $1 FOR SHARE",
+    )
+    .bind(contact.as_uuid())
+    .fetch_optional(&mut **tx)
+    .await
+    .map_err(db_err)?;
+    let Some((status, reason)) = status else {
+        return Err(StoreError::NotFound {
+            what: format!("contact {contact}"),
+        });
+    };
+    let verdict = crate::rows::read_verdict(status, reason)?;
+    let by_person = matches!(ctx.actor, handoff_domain::Actor::Human { .. });
+    if let Some(refusal) = StoreError::gate(&contact.to_string(), verdict, allow_risky, by_person) {
+        return Err(refusal);
+    }
+    sqlx::query(
+        "INSERT INTO enrollments (id, contact_id, sequence, state, current_step, created_at, updated_at)
+         VALUES ($1, $2, $3, 'active', 0, $4, $4)",
+    )
+    .bind(enrollment.id.as_uuid())
+    .bind(contact.as_uuid())
+    .bind(sequence)
+    .bind(ctx.now)
+    .execute(&mut **tx)
+    .await
+    .map_err(|e| {
+        if is_code(&e, "23503") {
+            StoreError::NotFound {
+                what: format!("contact {contact} or sequence `{sequence}`"),
+            }
+        } else {
+            conflict_or(e, || format!("an enrolment of contact {contact} in `{sequence}`"))
+        }
+    })?;
+    if let Some(risky @ handoff_domain::verification::Verdict::Risky(_)) = verdict {
+        insert_entry(
+            tx,
+            ctx,
+            &Event::RiskyAddressAllowed {
+                contact_id: contact,
+                sequence: sequence.to_string(),
+                verdict: risky,
+            },
+        )
+        .await?;
+    }
+    insert_entry(
+        tx,
+        ctx,
+        &Event::Enrolled {
+            enrollment_id: enrollment.id,
+            contact_id: contact,
+            sequence: sequence.to_string(),
+        },
+    )
+    .await?;
+    Ok(enrollment)
+}
+
 #[async_trait]
 impl Enrollments for PostgresStore {
     async fn enroll(
@@ -198,76 +276,8 @@ impl Enrollments for PostgresStore {
         sequence: &str,
         allow_risky: bool,
     ) -> StoreResult<Enrollment> {
-        let enrollment = Enrollment {
-            id: EnrollmentId::new(),
-            contact_id: contact,
-            sequence: sequence.to_string(),
-            state: EnrollmentState::Active,
-            current_step: 0,
-            created_at: ctx.now,
-        };
         let mut tx = self.pool().begin().await.map_err(db_err)?;
-        // FOR SHARE: a verification recorded while we enrol waits for us.
-        let status: Option<(Option<String>, Option<String>)> = sqlx::query_as(
-            "SELECT verification_status, verification_reason FROM contacts WHERE id = $1 FOR SHARE",
-        )
-        .bind(contact.as_uuid())
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(db_err)?;
-        let Some((status, reason)) = status else {
-            return Err(StoreError::NotFound {
-                what: format!("contact {contact}"),
-            });
-        };
-        let verdict = crate::rows::read_verdict(status, reason)?;
-        let by_person = matches!(ctx.actor, handoff_domain::Actor::Human { .. });
-        if let Some(refusal) =
-            StoreError::gate(&contact.to_string(), verdict, allow_risky, by_person)
-        {
-            return Err(refusal);
-        }
-        sqlx::query(
-            "INSERT INTO enrollments (id, contact_id, sequence, state, current_step, created_at, updated_at)
-             VALUES ($1, $2, $3, 'active', 0, $4, $4)",
-        )
-        .bind(enrollment.id.as_uuid())
-        .bind(contact.as_uuid())
-        .bind(sequence)
-        .bind(ctx.now)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| {
-            if is_code(&e, "23503") {
-                StoreError::NotFound {
-                    what: format!("contact {contact} or sequence `{sequence}`"),
-                }
-            } else {
-                conflict_or(e, || format!("an enrolment of contact {contact} in `{sequence}`"))
-            }
-        })?;
-        if let Some(risky @ handoff_domain::verification::Verdict::Risky(_)) = verdict {
-            insert_entry(
-                &mut tx,
-                ctx,
-                &Event::RiskyAddressAllowed {
-                    contact_id: contact,
-                    sequence: sequence.to_string(),
-                    verdict: risky,
-                },
-            )
-            .await?;
-        }
-        insert_entry(
-            &mut tx,
-            ctx,
-            &Event::Enrolled {
-                enrollment_id: enrollment.id,
-                contact_id: contact,
-                sequence: sequence.to_string(),
-            },
-        )
-        .await?;
+        let enrollment = enroll_in(&mut tx, ctx, contact, sequence, allow_risky).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(enrollment)
     }
@@ -692,5 +702,188 @@ impl Escalations for PostgresStore {
         .await
         .map_err(db_err)?;
         rows.iter().map(read_escalation).collect()
+    }
+}
+
+fn read_pending(row: &PgRow) -> StoreResult<handoff_store::PendingApproval> {
+    let escalation = read_escalation(row)?;
+    let context: serde_json::Value = row.try_get("context").map_err(db_err)?;
+    let sequence = context
+        .get("sequence")
+        .and_then(|s| s.as_str())
+        .ok_or_else(|| StoreError::corrupt("approval without a sequence"))?
+        .to_string();
+    Ok(handoff_store::PendingApproval {
+        escalation,
+        sequence,
+    })
+}
+
+#[async_trait]
+impl handoff_store::Approvals for PostgresStore {
+    async fn request_approval(
+        &self,
+        ctx: &CommandContext,
+        contact: ContactId,
+        sequence: &str,
+        rule_id: &str,
+        reason: &str,
+        assignee: Option<&Username>,
+    ) -> StoreResult<handoff_store::PendingApproval> {
+        let mut tx = self.pool().begin().await.map_err(db_err)?;
+        // Serialise requests for one contact so two enrol runs cannot both
+        // open a request.
+        sqlx::query("SELECT 1 FROM contacts WHERE id = $1 FOR UPDATE")
+            .bind(contact.as_uuid())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        let existing = sqlx::query(
+            "SELECT * FROM escalations WHERE stage = 'list_building' AND state = 'open' AND contact_id = $1
+               AND context->>'sequence' = $2",
+        )
+        .bind(contact.as_uuid())
+        .bind(sequence)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        if let Some(row) = existing {
+            return read_pending(&row);
+        }
+        let escalation = Escalation {
+            id: EscalationId::new(),
+            contact_id: Some(contact),
+            stage: handoff_domain::escalation::Stage::ListBuilding,
+            rule_id: rule_id.to_string(),
+            reason: reason.to_string(),
+            priority: handoff_domain::escalation::Priority::Normal,
+            assignee: assignee.cloned(),
+            due_at: None,
+            resolution: None,
+            created_at: ctx.now,
+            resolved_at: None,
+        };
+        sqlx::query(
+            "INSERT INTO escalations (id, contact_id, stage, rule_id, reason, priority, assignee, state, context, created_at)
+             VALUES ($1, $2, 'list_building', $3, $4, 'normal', $5, 'open', $6, $7)",
+        )
+        .bind(escalation.id.as_uuid())
+        .bind(contact.as_uuid())
+        .bind(rule_id)
+        .bind(reason)
+        .bind(assignee.map(|a| a.as_str()))
+        .bind(serde_json::json!({ "sequence": sequence }))
+        .bind(ctx.now)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| fk_or(e, || format!("contact {contact} or the assignee")))?;
+        insert_entry(
+            &mut tx,
+            ctx,
+            &Event::EscalationOpened {
+                escalation_id: escalation.id,
+                contact_id: Some(contact),
+                stage: escalation.stage,
+                rule_id: rule_id.to_string(),
+                reason: reason.to_string(),
+                priority: escalation.priority,
+                assignee: assignee.map(|a| a.to_string()),
+            },
+        )
+        .await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(handoff_store::PendingApproval {
+            escalation,
+            sequence: sequence.to_string(),
+        })
+    }
+
+    async fn pending_approvals(
+        &self,
+        assignee: Option<&Username>,
+    ) -> StoreResult<Vec<handoff_store::PendingApproval>> {
+        let rows = sqlx::query(
+            "SELECT * FROM escalations WHERE stage = 'list_building' AND state = 'open'
+               AND ($1::text IS NULL OR assignee = $1) ORDER BY created_at, id",
+        )
+        .bind(assignee.map(|a| a.as_str()))
+        .fetch_all(self.pool())
+        .await
+        .map_err(db_err)?;
+        rows.iter().map(read_pending).collect()
+    }
+
+    async fn decide_approval(
+        &self,
+        ctx: &CommandContext,
+        id: EscalationId,
+        decision: &handoff_store::ApprovalDecision,
+    ) -> StoreResult<Option<Enrollment>> {
+        let mut tx = self.pool().begin().await.map_err(db_err)?;
+        let row = sqlx::query(
+            "SELECT * FROM escalations WHERE id = $1 AND stage = 'list_building' AND state = 'open' FOR UPDATE",
+        )
+        .bind(id.as_uuid())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_err)?
+        .ok_or_else(|| StoreError::NotFound {
+            what: format!("an open approval {id}"),
+        })?;
+        let pending = read_pending(&row)?;
+        let contact = pending
+            .escalation
+            .contact_id
+            .ok_or_else(|| StoreError::corrupt("approval without a contact"))?;
+        let (resolution, enrollment) = match decision {
+            handoff_store::ApprovalDecision::Approve { allow_risky } => {
+                insert_entry(
+                    &mut tx,
+                    ctx,
+                    &Event::EnrollmentApproved {
+                        escalation_id: id,
+                        contact_id: contact,
+                        sequence: pending.sequence.clone(),
+                    },
+                )
+                .await?;
+                let enrollment =
+                    enroll_in(&mut tx, ctx, contact, &pending.sequence, *allow_risky).await?;
+                ("approved".to_string(), Some(enrollment))
+            }
+            handoff_store::ApprovalDecision::Reject { reason } => {
+                insert_entry(
+                    &mut tx,
+                    ctx,
+                    &Event::EnrollmentRejected {
+                        escalation_id: id,
+                        contact_id: contact,
+                        sequence: pending.sequence.clone(),
+                        reason: reason.clone(),
+                    },
+                )
+                .await?;
+                (format!("rejected: {reason}"), None)
+            }
+        };
+        sqlx::query("UPDATE escalations SET state = 'resolved', resolution = $1, resolved_at = $2 WHERE id = $3")
+            .bind(&resolution)
+            .bind(ctx.now)
+            .bind(id.as_uuid())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        insert_entry(
+            &mut tx,
+            ctx,
+            &Event::EscalationResolved {
+                escalation_id: id,
+                contact_id: Some(contact),
+                resolution,
+            },
+        )
+        .await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(enrollment)
     }
 }

@@ -155,6 +155,7 @@ CREATE TABLE escalations (
     due_at      INTEGER,
     state       TEXT NOT NULL CHECK (state IN ('open', 'resolved')),
     resolution  TEXT,
+    context     TEXT NOT NULL DEFAULT '{}',  -- e.g. the sequence a list-building approval is for
     created_at  INTEGER NOT NULL,
     resolved_at INTEGER
 );

@@ -199,6 +199,77 @@ fn read_enrollment(row: &Row<'_>) -> StoreResult<Enrollment> {
     })
 }
 
+/// Enrols inside the caller's transaction, behind the verification gate.
+pub(crate) fn enroll_in(
+    tx: &rusqlite::Transaction<'_>,
+    ctx: &CommandContext,
+    contact: ContactId,
+    sequence: &str,
+    allow_risky: bool,
+) -> StoreResult<Enrollment> {
+    let enrollment = Enrollment {
+        id: EnrollmentId::new(),
+        contact_id: contact,
+        sequence: sequence.to_string(),
+        state: EnrollmentState::Active,
+        current_step: 0,
+        created_at: ctx.now,
+    };
+    let status: Option<(Option<String>, Option<String>)> = tx
+        .query_row(
+            "SELECT verification_status, verification_reason FROM contacts WHERE id = ?1",
+            [contact.to_string()],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()
+        .map_err(db_err)?;
+    let Some((status, reason)) = status else {
+        return Err(StoreError::NotFound {
+            what: format!("contact {contact}"),
+        });
+    };
+    let verdict = crate::rows::read_verdict(status, reason)?;
+    let by_person = matches!(ctx.actor, handoff_domain::Actor::Human { .. });
+    if let Some(refusal) = StoreError::gate(&contact.to_string(), verdict, allow_risky, by_person) {
+        return Err(refusal);
+    }
+    tx.execute(
+        "INSERT INTO enrollments (id, contact_id, sequence, state, current_step, created_at, updated_at)
+         VALUES (?1, ?2, ?3, 'active', 0, ?4, ?4)",
+        params![enrollment.id.to_string(), contact.to_string(), sequence, micros(ctx.now)],
+    )
+    .map_err(|e| {
+        if e.to_string().contains("FOREIGN KEY") {
+            StoreError::NotFound {
+                what: format!("contact {contact} or sequence `{sequence}`"),
+            }
+        } else {
+            conflict_or(e, || format!("an enrolment of contact {contact} in `{sequence}`"))
+        }
+    })?;
+    if let Some(risky @ handoff_domain::verification::Verdict::Risky(_)) = verdict {
+        insert_entry(
+            tx,
+            ctx,
+            &Event::RiskyAddressAllowed {
+                contact_id: contact,
+                sequence: sequence.to_string(),
+                verdict: risky,
+            },
+        )?;
+    }
+    insert_entry(
+        tx,
+        ctx,
+        &Event::Enrolled {
+            enrollment_id: enrollment.id,
+            contact_id: contact,
+            sequence: sequence.to_string(),
+        },
+    )?;
+    Ok(enrollment)
+}
+
 #[async_trait]
 impl Enrollments for SqliteStore {
     async fn enroll(
@@ -208,70 +279,7 @@ impl Enrollments for SqliteStore {
         sequence: &str,
         allow_risky: bool,
     ) -> StoreResult<Enrollment> {
-        let enrollment = Enrollment {
-            id: EnrollmentId::new(),
-            contact_id: contact,
-            sequence: sequence.to_string(),
-            state: EnrollmentState::Active,
-            current_step: 0,
-            created_at: ctx.now,
-        };
-        self.write(|tx| {
-            let status: Option<(Option<String>, Option<String>)> = tx
-                .query_row(
-                    "SELECT verification_status, verification_reason FROM contacts WHERE id = ?1",
-                    [contact.to_string()],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()
-                .map_err(db_err)?;
-            let Some((status, reason)) = status else {
-                return Err(StoreError::NotFound {
-                    what: format!("contact {contact}"),
-                });
-            };
-            let verdict = crate::rows::read_verdict(status, reason)?;
-            let by_person = matches!(ctx.actor, handoff_domain::Actor::Human { .. });
-            if let Some(refusal) = StoreError::gate(&contact.to_string(), verdict, allow_risky, by_person) {
-                return Err(refusal);
-            }
-            tx.execute(
-                "INSERT INTO enrollments (id, contact_id, sequence, state, current_step, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, 'active', 0, ?4, ?4)",
-                params![enrollment.id.to_string(), contact.to_string(), sequence, micros(ctx.now)],
-            )
-            .map_err(|e| {
-                if e.to_string().contains("FOREIGN KEY") {
-                    StoreError::NotFound {
-                        what: format!("contact {contact} or sequence `{sequence}`"),
-                    }
-                } else {
-                    conflict_or(e, || format!("an enrolment of contact {contact} in `{sequence}`"))
-                }
-            })?;
-            if let Some(risky @ handoff_domain::verification::Verdict::Risky(_)) = verdict {
-                insert_entry(
-                    tx,
-                    ctx,
-                    &Event::RiskyAddressAllowed {
-                        contact_id: contact,
-                        sequence: sequence.to_string(),
-                        verdict: risky,
-                    },
-                )?;
-            }
-            insert_entry(
-                tx,
-                ctx,
-                &Event::Enrolled {
-                    enrollment_id: enrollment.id,
-                    contact_id: contact,
-                    sequence: sequence.to_string(),
-                },
-            )?;
-            Ok(())
-        })?;
-        Ok(enrollment)
+        self.write(|tx| enroll_in(tx, ctx, contact, sequence, allow_risky))
     }
 
     async fn stop_enrollments(
@@ -739,5 +747,197 @@ impl Escalations for SqliteStore {
             out.push(read_escalation(row)?);
         }
         Ok(out)
+    }
+}
+
+fn read_pending(row: &Row<'_>) -> StoreResult<handoff_store::PendingApproval> {
+    let escalation = read_escalation(row)?;
+    let context: String = row.get(11).map_err(db_err)?;
+    let context: serde_json::Value =
+        serde_json::from_str(&context).map_err(|_| StoreError::corrupt("escalation context"))?;
+    let sequence = context
+        .get("sequence")
+        .and_then(|s| s.as_str())
+        .ok_or_else(|| StoreError::corrupt("approval without a sequence"))?
+        .to_string();
+    Ok(handoff_store::PendingApproval {
+        escalation,
+        sequence,
+    })
+}
+
+#[async_trait]
+impl handoff_store::Approvals for SqliteStore {
+    async fn request_approval(
+        &self,
+        ctx: &CommandContext,
+        contact: ContactId,
+        sequence: &str,
+        rule_id: &str,
+        reason: &str,
+        assignee: Option<&Username>,
+    ) -> StoreResult<handoff_store::PendingApproval> {
+        self.write(|tx| {
+            let existing = tx
+                .query_row(
+                    &format!(
+                        "SELECT {ESCALATION_COLUMNS}, context FROM escalations
+                         WHERE stage = 'list_building' AND state = 'open' AND contact_id = ?1
+                           AND json_extract(context, '$.sequence') = ?2"
+                    ),
+                    params![contact.to_string(), sequence],
+                    |row| Ok(read_pending(row)),
+                )
+                .optional()
+                .map_err(db_err)?
+                .transpose()?;
+            if let Some(existing) = existing {
+                return Ok(existing);
+            }
+            let escalation = Escalation {
+                id: EscalationId::new(),
+                contact_id: Some(contact),
+                stage: handoff_domain::escalation::Stage::ListBuilding,
+                rule_id: rule_id.to_string(),
+                reason: reason.to_string(),
+                priority: handoff_domain::escalation::Priority::Normal,
+                assignee: assignee.cloned(),
+                due_at: None,
+                resolution: None,
+                created_at: ctx.now,
+                resolved_at: None,
+            };
+            tx.execute(
+                "INSERT INTO escalations (id, contact_id, stage, rule_id, reason, priority, assignee, state, context, created_at)
+                 VALUES (?1, ?2, 'list_building', ?3, ?4, 'normal', ?5, 'open', ?6, ?7)",
+                params![
+                    escalation.id.to_string(),
+                    contact.to_string(),
+                    rule_id,
+                    reason,
+                    assignee.map(|a| a.as_str()),
+                    serde_json::json!({ "sequence": sequence }).to_string(),
+                    micros(ctx.now),
+                ],
+            )
+            .map_err(|e| {
+                if e.to_string().contains("FOREIGN KEY") {
+                    StoreError::NotFound {
+                        what: format!("contact {contact} or the assignee"),
+                    }
+                } else {
+                    db_err(e)
+                }
+            })?;
+            insert_entry(
+                tx,
+                ctx,
+                &Event::EscalationOpened {
+                    escalation_id: escalation.id,
+                    contact_id: Some(contact),
+                    stage: escalation.stage,
+                    rule_id: rule_id.to_string(),
+                    reason: reason.to_string(),
+                    priority: escalation.priority,
+                    assignee: assignee.map(|a| a.to_string()),
+                },
+            )?;
+            Ok(handoff_store::PendingApproval {
+                escalation,
+                sequence: sequence.to_string(),
+            })
+        })
+    }
+
+    async fn pending_approvals(
+        &self,
+        assignee: Option<&Username>,
+    ) -> StoreResult<Vec<handoff_store::PendingApproval>> {
+        let conn = self.reader();
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "SELECT {ESCALATION_COLUMNS}, context FROM escalations
+                 WHERE stage = 'list_building' AND state = 'open' AND (?1 IS NULL OR assignee = ?1)
+                 ORDER BY created_at, id"
+            ))
+            .map_err(db_err)?;
+        let mut rows = stmt.query([assignee.map(|a| a.as_str())]).map_err(db_err)?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().map_err(db_err)? {
+            out.push(read_pending(row)?);
+        }
+        Ok(out)
+    }
+
+    async fn decide_approval(
+        &self,
+        ctx: &CommandContext,
+        id: EscalationId,
+        decision: &handoff_store::ApprovalDecision,
+    ) -> StoreResult<Option<Enrollment>> {
+        self.write(|tx| {
+            let pending = tx
+                .query_row(
+                    &format!(
+                        "SELECT {ESCALATION_COLUMNS}, context FROM escalations
+                         WHERE id = ?1 AND stage = 'list_building' AND state = 'open'"
+                    ),
+                    [id.to_string()],
+                    |row| Ok(read_pending(row)),
+                )
+                .optional()
+                .map_err(db_err)?
+                .transpose()?
+                .ok_or_else(|| StoreError::NotFound {
+                    what: format!("an open approval {id}"),
+                })?;
+            let contact = pending
+                .escalation
+                .contact_id
+                .ok_or_else(|| StoreError::corrupt("approval without a contact"))?;
+            let (resolution, enrollment) = match decision {
+                handoff_store::ApprovalDecision::Approve { allow_risky } => {
+                    insert_entry(
+                        tx,
+                        ctx,
+                        &Event::EnrollmentApproved {
+                            escalation_id: id,
+                            contact_id: contact,
+                            sequence: pending.sequence.clone(),
+                        },
+                    )?;
+                    let enrollment = enroll_in(tx, ctx, contact, &pending.sequence, *allow_risky)?;
+                    ("approved".to_string(), Some(enrollment))
+                }
+                handoff_store::ApprovalDecision::Reject { reason } => {
+                    insert_entry(
+                        tx,
+                        ctx,
+                        &Event::EnrollmentRejected {
+                            escalation_id: id,
+                            contact_id: contact,
+                            sequence: pending.sequence.clone(),
+                            reason: reason.clone(),
+                        },
+                    )?;
+                    (format!("rejected: {reason}"), None)
+                }
+            };
+            tx.execute(
+                "UPDATE escalations SET state = 'resolved', resolution = ?1, resolved_at = ?2 WHERE id = ?3",
+                params![resolution, micros(ctx.now), id.to_string()],
+            )
+            .map_err(db_err)?;
+            insert_entry(
+                tx,
+                ctx,
+                &Event::EscalationResolved {
+                    escalation_id: id,
+                    contact_id: Some(contact),
+                    resolution,
+                },
+            )?;
+            Ok(enrollment)
+        })
     }
 }

@@ -58,6 +58,9 @@ pub fn checks() -> Vec<(&'static str, Check)> {
         ("prospects_scores_and_tags", |s| {
             Box::pin(prospects_scores_and_tags(s))
         }),
+        ("approvals_gate_enrolment", |s| {
+            Box::pin(approvals_gate_enrolment(s))
+        }),
         ("queue_claims_complete_and_fence", |s| {
             Box::pin(queue_claims_complete_and_fence(s))
         }),
@@ -1583,4 +1586,152 @@ pub async fn prospects_scores_and_tags(store: Arc<dyn Store>) {
     assert!(matches!(err, StoreError::NotFound { .. }), "{err}");
     let tagged = s.prospect(ada.contact.id).await.unwrap().unwrap();
     assert_eq!(tagged.account.unwrap().tags, vec!["strategic".to_string()]);
+}
+
+/// The list-building gate: a request waits for a person; approving enrols
+/// through the verification gate in the same transaction; rejecting closes
+/// it; every decision is in the ledger.
+pub async fn approvals_gate_enrolment(store: Arc<dyn Store>) {
+    let ctx = ctx();
+    let s = store.as_ref();
+    s.sync_sequences(
+        &ctx,
+        &[SequenceDef {
+            name: "sdr-cold".into(),
+            sequence_type: "cold".into(),
+            steps: json!([{"kind": "email", "day": 0}]),
+            step_count: 1,
+        }],
+    )
+    .await
+    .unwrap();
+    let new_contact = |addr: &str| NewContact {
+        email: email(addr),
+        first_name: String::new(),
+        last_name: String::new(),
+        title: "CEO".into(),
+        account_id: None,
+        owner: None,
+    };
+    let ceo = s
+        .add_contact(&ctx, &new_contact("ceo@acme.io"))
+        .await
+        .unwrap();
+    let cfo = s
+        .add_contact(&ctx, &new_contact("cfo@acme.io"))
+        .await
+        .unwrap();
+
+    let before = ledger_len(s).await;
+    let first = s
+        .request_approval(
+            &ctx,
+            ceo.id,
+            "sdr-cold",
+            "strategic-or-executive",
+            "Executive contact",
+            None,
+        )
+        .await
+        .unwrap();
+    assert_appended(s, before, &["escalation_opened"]).await;
+    let again = s
+        .request_approval(
+            &ctx,
+            ceo.id,
+            "sdr-cold",
+            "strategic-or-executive",
+            "Executive contact",
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        again.escalation.id, first.escalation.id,
+        "one open request per contact and sequence"
+    );
+    assert_eq!(ledger_len(s).await, before + 1);
+    let other = s
+        .request_approval(
+            &ctx,
+            cfo.id,
+            "sdr-cold",
+            "strategic-or-executive",
+            "Executive contact",
+            None,
+        )
+        .await
+        .unwrap();
+    let pending = s.pending_approvals(None).await.unwrap();
+    assert_eq!(pending.len(), 2);
+    assert_eq!(pending[0].sequence, "sdr-cold");
+
+    // Approving an unverified contact is refused, and nothing changes.
+    let before = ledger_len(s).await;
+    let err = s
+        .decide_approval(
+            &ctx,
+            first.escalation.id,
+            &ApprovalDecision::Approve { allow_risky: false },
+        )
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("has not been verified"), "{err}");
+    assert_eq!(ledger_len(s).await, before);
+    assert_eq!(
+        s.pending_approvals(None).await.unwrap().len(),
+        2,
+        "still waiting"
+    );
+
+    s.record_verification(&ctx, ceo.id, Verdict::Valid)
+        .await
+        .unwrap();
+    let before = ledger_len(s).await;
+    let enrolled = s
+        .decide_approval(
+            &ctx,
+            first.escalation.id,
+            &ApprovalDecision::Approve { allow_risky: false },
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(enrolled.contact_id, ceo.id);
+    assert_appended(
+        s,
+        before,
+        &["enrollment_approved", "enrolled", "escalation_resolved"],
+    )
+    .await;
+    let err = s
+        .decide_approval(
+            &ctx,
+            first.escalation.id,
+            &ApprovalDecision::Reject {
+                reason: "late".into(),
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::NotFound { .. }),
+        "a decision is made once: {err}"
+    );
+
+    let before = ledger_len(s).await;
+    let none = s
+        .decide_approval(
+            &ctx,
+            other.escalation.id,
+            &ApprovalDecision::Reject {
+                reason: "not our buyer".into(),
+            },
+        )
+        .await
+        .unwrap();
+    assert!(none.is_none());
+    assert_appended(s, before, &["enrollment_rejected", "escalation_resolved"]).await;
+    assert!(s.pending_approvals(None).await.unwrap().is_empty());
+    assert!(s.list_enrollments(cfo.id).await.unwrap().is_empty());
 }

@@ -276,6 +276,36 @@ pub trait Prospects: Send + Sync {
     -> StoreResult<bool>;
 }
 
+/// The list-building gate: contacts that wait for a person before they
+/// are enrolled.
+#[async_trait]
+pub trait Approvals: Send + Sync {
+    /// Puts the contact on the approval list for `sequence` (idempotent:
+    /// an open request for the same contact and sequence is returned).
+    async fn request_approval(
+        &self,
+        ctx: &CommandContext,
+        contact: ContactId,
+        sequence: &str,
+        rule_id: &str,
+        reason: &str,
+        assignee: Option<&Username>,
+    ) -> StoreResult<PendingApproval>;
+    async fn pending_approvals(
+        &self,
+        assignee: Option<&Username>,
+    ) -> StoreResult<Vec<PendingApproval>>;
+    /// Approving enrols in the same transaction (the verification gate
+    /// applies); rejecting closes the request. Either way the decision and
+    /// who made it are in the ledger.
+    async fn decide_approval(
+        &self,
+        ctx: &CommandContext,
+        id: EscalationId,
+        decision: &ApprovalDecision,
+    ) -> StoreResult<Option<Enrollment>>;
+}
+
 /// Everything a command may need. Handlers and workers take `&dyn Store` and
 /// never name a backend.
 pub trait Store:
@@ -294,6 +324,7 @@ pub trait Store:
     + InboundEvents
     + Escalations
     + Prospects
+    + Approvals
 {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;

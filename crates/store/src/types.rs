@@ -449,3 +449,22 @@ pub struct ContactScore {
     pub contact_id: ContactId,
     pub score: StoredScore,
 }
+
+/// A person's decision on a list-building approval.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApprovalDecision {
+    /// Enrol the contact (through the verification gate).
+    Approve {
+        allow_risky: bool,
+    },
+    Reject {
+        reason: String,
+    },
+}
+
+/// A contact waiting for a person before enrolment.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PendingApproval {
+    pub escalation: Escalation,
+    pub sequence: String,
+}
