@@ -39,9 +39,26 @@ enum Command {
     /// Validate and inspect the playbook's policy.
     #[command(subcommand)]
     Policy(commands::policy::Cmd),
+    /// Import contacts from a CSV (Apollo, HubSpot, Salesforce or any).
+    Import(commands::import::Cmd),
+    /// Score every contact against the playbook's ideal customer profile.
+    Score(commands::score::Cmd),
+    /// List and inspect contacts.
+    #[command(subcommand)]
+    Contacts(commands::contacts::Cmd),
+    /// Put contacts into a sequence, through the list-building and verification gates.
+    Enroll(commands::enroll::Cmd),
+    /// The list-building approval list.
+    #[command(subcommand)]
+    Approvals(commands::approvals::Cmd),
     /// Read the append-only ledger of everything that happened.
     #[command(subcommand)]
     Ledger(commands::ledger::Cmd),
+    /// Job titles: what seniority and department handoff reads in them.
+    #[command(subcommand)]
+    Titles(commands::titles::Cmd),
+    /// Verify email addresses: syntax, disposable and role lists, mail servers.
+    Verify(commands::verify::Cmd),
     /// Run background jobs until stopped (SIGTERM or Ctrl-C).
     Worker(commands::worker::Cmd),
     /// Inspect and feed the work queue.
@@ -78,7 +95,14 @@ fn main() -> ExitCode {
             Command::Doctor(cmd) => cmd.run(&global).await,
             Command::Migrate(cmd) => cmd.run(&global).await,
             Command::Policy(cmd) => cmd.run(&global).await,
+            Command::Import(cmd) => cmd.run(&global).await,
+            Command::Score(cmd) => cmd.run(&global).await,
+            Command::Contacts(cmd) => cmd.run(&global).await,
+            Command::Enroll(cmd) => cmd.run(&global).await,
+            Command::Approvals(cmd) => cmd.run(&global).await,
             Command::Ledger(cmd) => cmd.run(&global).await,
+            Command::Titles(cmd) => cmd.run(&global).await,
+            Command::Verify(cmd) => cmd.run(&global).await,
             Command::Worker(cmd) => cmd.run(&global).await,
             Command::Jobs(cmd) => cmd.run(&global).await,
             Command::Users(cmd) => cmd.run(&global).await,

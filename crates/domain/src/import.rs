@@ -598,7 +598,9 @@ fn parse_scaled(s: &str) -> Option<i64> {
     };
     let value: f64 = digits.parse().ok()?;
     let scaled = value * factor;
-    (scaled.is_finite() && scaled >= 0.0 && scaled < 9.0e15).then_some(scaled.round() as i64)
+    (0.0..9.0e15)
+        .contains(&scaled)
+        .then_some(scaled.round() as i64)
 }
 
 /// "Salesforce, HubSpot; Snowflake" → ["salesforce", "hubspot", "snowflake"].
@@ -721,10 +723,6 @@ fn merge_field<V: Clone + PartialEq + fmt::Debug>(
     }
 }
 
-fn text(v: &String) -> String {
-    v.clone()
-}
-
 /// Newer non-empty wins, field by field; an empty incoming value keeps the
 /// stored one; every replaced value is a conflict.
 pub fn merge_contact(stored: &ContactRecord, incoming: &ContactRecord) -> Merge<ContactRecord> {
@@ -738,7 +736,7 @@ pub fn merge_contact(stored: &ContactRecord, incoming: &ContactRecord) -> Merge<
             "first_name",
             &stored.first_name,
             &incoming.first_name,
-            text,
+            String::clone,
             c,
             k,
         ),
@@ -746,23 +744,37 @@ pub fn merge_contact(stored: &ContactRecord, incoming: &ContactRecord) -> Merge<
             "last_name",
             &stored.last_name,
             &incoming.last_name,
-            text,
+            String::clone,
             c,
             k,
         ),
-        title: merge_field("title", &stored.title, &incoming.title, text, c, k),
-        phone: merge_field("phone", &stored.phone, &incoming.phone, text, c, k),
+        title: merge_field("title", &stored.title, &incoming.title, String::clone, c, k),
+        phone: merge_field("phone", &stored.phone, &incoming.phone, String::clone, c, k),
         linkedin_url: merge_field(
             "linkedin_url",
             &stored.linkedin_url,
             &incoming.linkedin_url,
-            text,
+            String::clone,
             c,
             k,
         ),
-        city: merge_field("city", &stored.city, &incoming.city, text, c, k),
-        country: merge_field("country", &stored.country, &incoming.country, text, c, k),
-        company: merge_field("company", &stored.company, &incoming.company, text, c, k),
+        city: merge_field("city", &stored.city, &incoming.city, String::clone, c, k),
+        country: merge_field(
+            "country",
+            &stored.country,
+            &incoming.country,
+            String::clone,
+            c,
+            k,
+        ),
+        company: merge_field(
+            "company",
+            &stored.company,
+            &incoming.company,
+            String::clone,
+            c,
+            k,
+        ),
     };
     Merge {
         merged,
@@ -778,8 +790,15 @@ pub fn merge_account(stored: &AccountRecord, incoming: &AccountRecord) -> Merge<
     let k = &mut conflicts;
     let merged = AccountRecord {
         domain: stored.domain.clone(),
-        name: merge_field("name", &stored.name, &incoming.name, text, c, k),
-        industry: merge_field("industry", &stored.industry, &incoming.industry, text, c, k),
+        name: merge_field("name", &stored.name, &incoming.name, String::clone, c, k),
+        industry: merge_field(
+            "industry",
+            &stored.industry,
+            &incoming.industry,
+            String::clone,
+            c,
+            k,
+        ),
         employees: merge_field(
             "employees",
             &stored.employees,

@@ -124,9 +124,11 @@ pub fn plan(
                             fields: merge.changed.iter().map(|f| f.to_string()).collect(),
                             conflicts: merge.conflicts,
                         });
-                        if !account_new.contains_key(&domain) {
+                        if let std::collections::hash_map::Entry::Vacant(slot) =
+                            account_new.entry(domain.clone())
+                        {
+                            slot.insert(false);
                             account_order.push(domain.clone());
-                            account_new.insert(domain.clone(), false);
                         }
                     }
                     stored.id
@@ -215,9 +217,11 @@ pub fn plan(
                     conflicts: merge.conflicts,
                 });
                 plan.outcome.merged += 1;
-                if !contact_new.contains_key(&email) {
-                    contact_order.push(email.clone());
-                    contact_new.insert(email, false);
+                if let std::collections::hash_map::Entry::Vacant(slot) =
+                    contact_new.entry(email.clone())
+                {
+                    slot.insert(false);
+                    contact_order.push(email);
                 }
             }
             None => {

@@ -1,12 +1,19 @@
+pub mod approvals;
 pub mod bench;
 pub mod config;
+pub mod contacts;
 pub mod doctor;
+pub mod enroll;
+pub mod import;
 pub mod init;
 pub mod jobs;
 pub mod ledger;
 pub mod migrate;
 pub mod policy;
+pub mod score;
+pub mod titles;
 pub mod users;
+pub mod verify;
 pub mod worker;
 
 use std::path::Path;
@@ -24,4 +31,21 @@ pub fn read_playbook(path: &Path) -> Result<Result<Playbook, Diagnostics>> {
         )
     })?;
     Ok(playbook::parse(&text, &path.display().to_string()))
+}
+
+/// The playbook, or an error listing every diagnostic.
+pub fn load_playbook(path: &Path) -> Result<Playbook> {
+    match read_playbook(path)? {
+        Ok(playbook) => Ok(playbook),
+        Err(diagnostics) => {
+            for d in diagnostics.iter() {
+                eprintln!("{d}");
+            }
+            anyhow::bail!(
+                "the playbook {} has {} problem(s); fix them (see `handoff policy check`)",
+                path.display(),
+                diagnostics.len()
+            )
+        }
+    }
 }

@@ -45,6 +45,11 @@ fn ledger_len(db: &Path) -> i64 {
 fn every_state_changing_command_appends_to_the_ledger() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("handoff.db");
+    std::fs::write(
+        dir.path().join("people.csv"),
+        "email,first_name,title,company,domain\nvera@acme.io,Vera,VP Finance,Acme,acme.io\nsam@acme.io,Sam,Analyst,Acme,acme.io\n",
+    )
+    .unwrap();
 
     // Each command, and the ledger kinds it must add.
     let steps: Vec<(Vec<&str>, Vec<&str>)> = vec![
@@ -72,6 +77,25 @@ fn every_state_changing_command_appends_to_the_ledger() {
         (
             vec!["jobs", "enqueue", "failing_probe", "--max-attempts", "1"],
             vec!["jobs_enqueued"],
+        ),
+        (
+            vec!["import", "people.csv", "--owner", "dana"],
+            vec![
+                "import_started",
+                "account_created",
+                "contact_imported",
+                "contact_imported",
+                "import_finished",
+            ],
+        ),
+        (
+            vec!["verify", "--all", "--offline"],
+            vec!["address_verified", "address_verified"],
+        ),
+        (vec!["score"], vec!["contact_scored", "contact_scored"]),
+        (
+            vec!["enroll", "--sequence", "sdr-cold"],
+            vec!["escalation_opened", "enrolled"],
         ),
         (
             vec!["worker", "--once", "--name", "w1"],
@@ -130,6 +154,15 @@ fn every_state_changing_command_appends_to_the_ledger() {
     assert_ne!(before_state, state_digest(&db));
     assert_eq!(ledger_len(&db) - before, 1);
 
+    let pending: serde_json::Value =
+        serde_json::from_str(&ok(handoff(dir.path(), &["approvals", "list", "--json"]))).unwrap();
+    let approval = pending[0]["escalation"]["id"].as_str().unwrap().to_string();
+    let before_state = state_digest(&db);
+    let before = ledger_len(&db);
+    ok(handoff(dir.path(), &["approvals", "approve", &approval]));
+    assert_ne!(before_state, state_digest(&db));
+    assert_eq!(ledger_len(&db) - before, 3, "approved, enrolled, resolved");
+
     // Commands that only read change nothing and append nothing.
     for args in [
         vec!["ledger", "tail"],
@@ -139,6 +172,9 @@ fn every_state_changing_command_appends_to_the_ledger() {
         vec!["doctor"],
         vec!["policy", "check"],
         vec!["config", "show"],
+        vec!["contacts", "list"],
+        vec!["approvals", "list"],
+        vec!["titles", "normalize", "CTO"],
         vec!["migrate"],
     ] {
         let before_state = state_digest(&db);

@@ -4,3 +4,4 @@
 pub mod dns;
 pub mod lists;
 pub mod syntax;
+pub mod verify;

@@ -1,0 +1,145 @@
+//! `handoff import FILE.csv`: contacts and accounts from Apollo, HubSpot,
+//! Salesforce or any CSV.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use handoff_domain::Actor;
+use handoff_domain::import::ImportFormat;
+use handoff_domain::users::Username;
+use handoff_engine::list_building::import::{ImportOptions, import_file};
+use handoff_store::CommandContext;
+
+use crate::settings::{GlobalArgs, Settings};
+use crate::store::{self, Migrate};
+
+#[derive(Debug, Args)]
+pub struct Cmd {
+    /// The CSV file (UTF-8 with or without BOM, or Windows-1252; `,` `;` or tab).
+    file: PathBuf,
+    /// auto detects Apollo, HubSpot and Salesforce exports by their headers.
+    #[arg(long, default_value = "auto")]
+    format: String,
+    /// Name a column for a field, e.g. --map email="Work Email" (repeatable).
+    #[arg(long = "map", value_name = "FIELD=COLUMN")]
+    map: Vec<String>,
+    /// Owner of the new contacts.
+    #[arg(long)]
+    owner: Option<String>,
+    /// Where rejected rows go (default: FILE.rejects.csv beside the input).
+    #[arg(long)]
+    rejects: Option<PathBuf>,
+    /// Apply the file even if these exact bytes were imported before.
+    #[arg(long)]
+    force: bool,
+    #[arg(long)]
+    json: bool,
+}
+
+impl Cmd {
+    pub async fn run(self, global: &GlobalArgs) -> Result<ExitCode> {
+        let format = match self.format.as_str() {
+            "auto" => None,
+            other => Some(other.parse::<ImportFormat>().map_err(anyhow::Error::msg)?),
+        };
+        let owner = self
+            .owner
+            .as_deref()
+            .map(Username::parse)
+            .transpose()
+            .map_err(anyhow::Error::msg)?;
+        let settings = Settings::load(global)?;
+        let store = store::open(&settings, Migrate::OnOpen).await?;
+        if let Some(owner) = &owner
+            && store.find_user(owner).await?.is_none()
+        {
+            anyhow::bail!(
+                "--owner {owner}: no such user; add them with `handoff users add {owner}`"
+            );
+        }
+        let policy = super::read_playbook(&settings.playbook_path)
+            .ok()
+            .and_then(|p| p.ok())
+            .map(|p| p.policy_version());
+        let ctx = CommandContext::new(Actor::human(&super::init::operator()), policy);
+        let size = std::fs::metadata(&self.file)
+            .with_context(|| format!("cannot read {}", self.file.display()))?
+            .len();
+        let bar = if self.json {
+            ProgressBar::hidden()
+        } else {
+            ProgressBar::new(size)
+        };
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{spinner} importing [{bar:30}] {bytes}/{total_bytes} {msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        let progress = |bytes: u64, rows: u64| {
+            bar.set_position(bytes);
+            bar.set_message(format!("{rows} rows"));
+        };
+        let options = ImportOptions {
+            format,
+            map: self.map,
+            owner,
+            rejects: self.rejects,
+            force: self.force,
+            ..ImportOptions::default()
+        };
+        let report = import_file(store.as_ref(), &ctx, &self.file, &options, &progress).await;
+        bar.finish_and_clear();
+        let report = report?;
+        if self.json {
+            crate::output::print_json(&report)?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        if let Some(previous) = &report.already_imported {
+            println!(
+                "{} was already imported on {} (import {}): nothing to do. Pass --force to apply it again.",
+                report.file,
+                previous.started_at.format("%Y-%m-%d %H:%M UTC"),
+                previous.id
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+        println!(
+            "{} ({} format, {:?}, delimiter {:?})",
+            report.file, report.format, report.encoding, report.delimiter
+        );
+        let mut table = crate::output::table(&[
+            "rows",
+            "imported",
+            "merged",
+            "unchanged",
+            "rejected",
+            "job changes",
+            "new accounts",
+        ]);
+        table.add_row(vec![
+            report.rows.to_string(),
+            report.imported.to_string(),
+            report.merged.to_string(),
+            report.unchanged.to_string(),
+            report.rejected.to_string(),
+            report.job_changes.to_string(),
+            report.accounts_created.to_string(),
+        ]);
+        println!("{table}");
+        if report.warnings > 0 {
+            println!(
+                "{} unreadable cell(s) in good rows were left out (e.g. a non-numeric employee count).",
+                report.warnings
+            );
+        }
+        if let Some(path) = &report.rejects_file {
+            println!("Rejected rows, with their row number, column and reason: {path}");
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+}

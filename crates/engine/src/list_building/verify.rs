@@ -1,0 +1,66 @@
+//! `handoff verify --all`: check every contact's address and store the
+//! verdict, with bounded concurrency (the DNS cache makes repeated domains
+//! cheap).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::Serialize;
+use tokio::task::JoinSet;
+
+use handoff_mail::address::verify::Verifier;
+use handoff_store::{CommandContext, Store, StoreError};
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct VerifySummary {
+    pub checked: u64,
+    /// "valid", "risky (role_account)", ... → count.
+    pub by_verdict: BTreeMap<String, u64>,
+}
+
+/// Verifies every contact, `concurrency` at a time; `progress(done)` after
+/// each page.
+pub async fn verify_all(
+    store: Arc<dyn Store>,
+    ctx: &CommandContext,
+    verifier: &Verifier,
+    concurrency: usize,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<VerifySummary, StoreError> {
+    let mut summary = VerifySummary::default();
+    let mut after = None;
+    loop {
+        let page = store.list_contacts(after, 500).await?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.id);
+        let mut tasks = JoinSet::new();
+        let mut pending = page.into_iter();
+        let mut results = Vec::new();
+        loop {
+            while tasks.len() < concurrency.max(1) {
+                let Some(contact) = pending.next() else { break };
+                let verifier = verifier.clone();
+                tasks.spawn(async move {
+                    let check = verifier.check(contact.email.as_str()).await;
+                    (contact.id, check.verdict)
+                });
+            }
+            match tasks.join_next().await {
+                Some(Ok(result)) => results.push(result),
+                Some(Err(e)) => {
+                    return Err(StoreError::Database(format!(
+                        "a verification task failed: {e}"
+                    )));
+                }
+                None => break,
+            }
+        }
+        for (contact, verdict) in results {
+            store.record_verification(ctx, contact, verdict).await?;
+            summary.checked += 1;
+            *summary.by_verdict.entry(verdict.to_string()).or_default() += 1;
+        }
+        progress(summary.checked);
+    }
+    Ok(summary)
+}
