@@ -26,7 +26,8 @@ static PROSPECT_SELECT: LazyLock<String> = LazyLock::new(|| {
     format!(
         "SELECT {}, a.id AS a_id, a.domain AS a_domain, a.name AS a_name, a.industry AS a_industry,
                 a.employees AS a_employees, a.revenue AS a_revenue, a.technologies AS a_technologies, a.tags AS a_tags,
-                c.icp_score, c.icp_tier, c.icp_reasons
+                c.icp_score, c.icp_tier, c.icp_reasons,
+                (SELECT COALESCE(json_agg(DISTINCT e.kind), '[]'::json)::jsonb FROM events e WHERE e.contact_id = c.id) AS signals
          FROM contacts c LEFT JOIN accounts a ON a.id = c.account_id",
         contact.join(", ")
     )
@@ -73,10 +74,12 @@ fn read_prospect(row: &PgRow) -> StoreResult<Prospect> {
                 .unwrap_or_default(),
         }),
     };
+    let signals = json_list(row.try_get("signals").map_err(db_err)?, "contact signals")?;
     Ok(Prospect {
         contact,
         account,
         score,
+        signals,
     })
 }
 

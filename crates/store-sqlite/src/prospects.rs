@@ -23,7 +23,8 @@ static PROSPECT_SELECT: LazyLock<String> = LazyLock::new(|| {
         .collect();
     format!(
         "SELECT {}, a.id, a.domain, a.name, a.industry, a.employees, a.revenue, a.technologies, a.tags,
-                c.icp_score, c.icp_tier, c.icp_reasons
+                c.icp_score, c.icp_tier, c.icp_reasons,
+                (SELECT json_group_array(DISTINCT e.kind) FROM events e WHERE e.contact_id = c.id)
          FROM contacts c LEFT JOIN accounts a ON a.id = c.account_id",
         contact.join(", ")
     )
@@ -74,10 +75,12 @@ fn read_prospect(row: &Row<'_>) -> StoreResult<Prospect> {
                 .unwrap_or_default(),
         }),
     };
+    let signals = json_list(row.get(ACCOUNT_AT + 11).map_err(db_err)?, "contact signals")?;
     Ok(Prospect {
         contact,
         account,
         score,
+        signals,
     })
 }
 

@@ -442,6 +442,9 @@ pub struct Prospect {
     pub contact: Contact,
     pub account: Option<AccountProfile>,
     pub score: Option<StoredScore>,
+    /// Kinds of events recorded for the contact (job_change, page_visit,
+    /// reply, ...): the intent signals rules can read.
+    pub signals: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

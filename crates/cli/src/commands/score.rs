@@ -34,7 +34,26 @@ impl Cmd {
             ProgressStyle::with_template("{spinner} scoring: {pos} contacts ({per_sec})")
                 .unwrap_or_else(|_| ProgressStyle::default_spinner()),
         );
-        let summary = score_all(store.as_ref(), &ctx, &playbook, &|n| bar.set_position(n)).await;
+        let playbook_dir = settings
+            .playbook_path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new("."));
+        let won = match &playbook.icp.lookalike {
+            Some(lookalike) => Some(
+                handoff_engine::list_building::lookalike::load(
+                    store.as_ref(),
+                    &lookalike.won_accounts,
+                    playbook_dir,
+                )
+                .await?,
+            ),
+            None => None,
+        };
+        let summary = score_all(store.as_ref(), &ctx, &playbook, won, &|n| {
+            bar.set_position(n)
+        })
+        .await;
         bar.finish_and_clear();
         let summary = summary?;
         if self.json {

@@ -229,3 +229,54 @@ fn import_errors_are_one_sentence() {
     let out = handoff(d, &["import", "missing.csv"]);
     assert!(stderr(&out).contains("missing.csv"), "{}", stderr(&out));
 }
+
+#[test]
+fn lookalike_and_signals_feed_the_score() {
+    let dir = init_workspace();
+    let d = dir.path();
+    let playbook = d.join("handoff.toml");
+    let text = std::fs::read_to_string(&playbook).unwrap();
+    let text = text.replacen(
+        "[list_building]",
+        "[icp.lookalike]\nwon_accounts = \"won.csv\"   # accounts we won\nweight = 20\n\n[[icp.rule]]\nid = \"changed-jobs\"\nwhen = \"signal.job_change\"\npoints = 5\nreason = \"Changed jobs: a new budget holder\"\n\n[list_building]",
+        1,
+    );
+    std::fs::write(&playbook, text).unwrap();
+    std::fs::write(d.join("won.csv"), "domain,industry,employees,technologies,country\nwon.io,fintech,300,\"snowflake, dbt\",Germany\n").unwrap();
+    ok(handoff(d, &["policy", "check"]));
+
+    std::fs::write(d.join("a.csv"), "email,company,domain,industry,employees,technologies,country\nina@globex.io,Globex,globex.io,Fintech,320,Snowflake,Germany\n").unwrap();
+    ok(handoff(d, &["import", "a.csv"]));
+    std::fs::write(
+        d.join("b.csv"),
+        "email,company,domain\nina@globex.io,Initech,initech.io\n",
+    )
+    .unwrap();
+    ok(handoff(d, &["import", "b.csv"]));
+    ok(handoff(d, &["score"]));
+    let shown = json(handoff(d, &["contacts", "show", "ina@globex.io", "--json"]));
+    let texts: Vec<String> = shown["prospect"]["score"]["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["text"].as_str().unwrap().to_string())
+        .collect();
+    assert!(texts.iter().any(|t| t.contains("lookalike")), "{texts:?}");
+    assert!(
+        texts.iter().any(|t| t.starts_with("+5")),
+        "the job change counts: {texts:?}"
+    );
+    assert_eq!(
+        shown["prospect"]["signals"],
+        serde_json::json!(["job_change"])
+    );
+
+    std::fs::remove_file(d.join("won.csv")).unwrap();
+    let out = handoff(d, &["score"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("won_accounts file"),
+        "{}",
+        stderr(&out)
+    );
+}

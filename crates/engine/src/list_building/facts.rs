@@ -52,6 +52,24 @@ pub fn facts_of(p: &Prospect) -> Facts {
         p.score.as_ref().map(|s| Fact::Int(i64::from(s.score))),
     );
 
+    // Intent signals: every recorded kind as a list, and the common ones as
+    // booleans that are always present, so `signal.job_change` never makes
+    // a rule undecidable.
+    facts
+        .signal
+        .insert("kinds".into(), Fact::List(p.signals.clone()));
+    for kind in [
+        "job_change",
+        "page_visit",
+        "reply",
+        "click",
+        "meeting_booked",
+    ] {
+        facts
+            .signal
+            .insert(kind.into(), Fact::Bool(p.signals.iter().any(|s| s == kind)));
+    }
+
     if let Some(a) = &p.account {
         let mut account = |name: &str, value: Option<Fact>| {
             if let Some(v) = value {

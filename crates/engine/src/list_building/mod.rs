@@ -4,5 +4,6 @@
 pub mod enroll;
 pub mod facts;
 pub mod import;
+pub mod lookalike;
 pub mod score;
 pub mod verify;

@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use handoff_domain::playbook::Playbook;
-use handoff_domain::scoring::{Score, Scorer};
+use handoff_domain::scoring::{LookalikeModel, Score, Scorer};
 use handoff_store::{CommandContext, ContactScore, Store, StoreError, StoredScore};
 
 use super::facts::facts_of;
@@ -44,13 +44,19 @@ pub fn stored(score: &Score) -> StoredScore {
     }
 }
 
+/// Scores every prospect. `won` is the lookalike model when the playbook
+/// names won accounts (see `lookalike::load`).
 pub async fn score_all(
     store: &dyn Store,
     ctx: &CommandContext,
     playbook: &Playbook,
+    won: Option<LookalikeModel>,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<ScoreSummary, ScoreError> {
-    let scorer = Scorer::new(&playbook.icp).map_err(|e| ScoreError::Rules(e.to_string()))?;
+    let mut scorer = Scorer::new(&playbook.icp).map_err(|e| ScoreError::Rules(e.to_string()))?;
+    if let Some(won) = won {
+        scorer = scorer.with_lookalike(won);
+    }
     let mut summary = ScoreSummary::default();
     let mut after = None;
     loop {
