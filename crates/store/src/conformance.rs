@@ -1534,6 +1534,23 @@ pub async fn prospects_scores_and_tags(store: Arc<dyn Store>) {
         .find(|p| p.contact.email.as_str() == "cy@gmail.com")
         .unwrap();
     assert!(cy.account.is_none());
+    assert!(ada.signals.is_empty());
+    s.record_event(
+        &ctx,
+        &NewInboundEvent {
+            provider: "tracker".into(),
+            provider_event_id: "v1".into(),
+            kind: "page_visit".into(),
+            contact_id: Some(ada.contact.id),
+            rfc_message_id: None,
+            occurred_at: ctx.now,
+            payload: json!({"url": "/pricing"}),
+        },
+    )
+    .await
+    .unwrap();
+    let with_signal = s.prospect(ada.contact.id).await.unwrap().unwrap();
+    assert_eq!(with_signal.signals, vec!["page_visit".to_string()]);
     let page = s.prospects(Some(all[0].contact.id), 10).await.unwrap();
     assert_eq!(page.len(), 1, "paging by id");
 
