@@ -32,6 +32,8 @@ struct Cli {
 enum Command {
     /// Write a commented playbook (handoff.toml) and create its database.
     Init(commands::init::Cmd),
+    /// A demo workspace with sample data, through the whole first stage.
+    Quickstart(commands::quickstart::Cmd),
     /// Check the installation: playbook, database, mailboxes, model.
     Doctor(commands::doctor::Cmd),
     /// Bring the database schema up to date.
@@ -92,6 +94,7 @@ fn main() -> ExitCode {
         let global = cli.global;
         match cli.command {
             Command::Init(cmd) => cmd.run(&global).await,
+            Command::Quickstart(cmd) => cmd.run(&global).await,
             Command::Doctor(cmd) => cmd.run(&global).await,
             Command::Migrate(cmd) => cmd.run(&global).await,
             Command::Policy(cmd) => cmd.run(&global).await,

@@ -10,6 +10,7 @@ pub mod jobs;
 pub mod ledger;
 pub mod migrate;
 pub mod policy;
+pub mod quickstart;
 pub mod score;
 pub mod titles;
 pub mod users;

@@ -156,3 +156,22 @@ fn the_playbook_with_ten_mistakes_reports_ten_locations() {
     assert_eq!(located, 10, "{text}");
     assert!(text.contains("10 problem(s) in handoff.toml"), "{text}");
 }
+
+#[test]
+fn quickstart_runs_the_first_stage_on_sample_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = ok(handoff(dir.path(), &["quickstart", "demo"]));
+    assert!(out.contains("(apollo format): 16 contacts"), "{out}");
+    assert!(out.contains("wait for a person's approval"), "{out}");
+    let demo = dir.path().join("demo");
+    let doctor = ok(handoff(&demo, &["doctor"]));
+    assert!(doctor.contains("All good."), "{doctor}");
+    let pending: serde_json::Value =
+        serde_json::from_str(&ok(handoff(&demo, &["approvals", "list", "--json"]))).unwrap();
+    assert!(!pending.as_array().unwrap().is_empty());
+    let again = handoff(dir.path(), &["quickstart", "demo"]);
+    assert!(
+        !again.status.success(),
+        "quickstart never overwrites a workspace"
+    );
+}
