@@ -136,16 +136,7 @@ impl Prospects for PostgresStore {
                 continue;
             }
             changed += 1;
-            let reasons = s
-                .score
-                .reasons
-                .as_array()
-                .map(|list| {
-                    list.iter()
-                        .filter_map(|r| r.get("text").and_then(|t| t.as_str()).map(str::to_string))
-                        .collect()
-                })
-                .unwrap_or_default();
+            let reasons = s.score.reason_texts();
             insert_entry(
                 &mut tx,
                 ctx,

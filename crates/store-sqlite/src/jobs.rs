@@ -166,27 +166,7 @@ impl JobQueue for SqliteStore {
             if changed == 0 {
                 return Ok(Completion::LeaseLost);
             }
-            let (event, completion) = match after {
-                AfterFailure::RetryAt(retry_at) => (
-                    Event::JobFailed {
-                        job_id: job.id,
-                        kind: job.kind.to_string(),
-                        attempt: job.attempt,
-                        error: error.to_string(),
-                        retry_at,
-                    },
-                    Completion::RetryAt(retry_at),
-                ),
-                AfterFailure::Dead => (
-                    Event::JobDead {
-                        job_id: job.id,
-                        kind: job.kind.to_string(),
-                        attempts: job.attempt,
-                        error: error.to_string(),
-                    },
-                    Completion::Dead,
-                ),
-            };
+            let (event, completion) = handoff_store::failure_outcome(job, error, after);
             insert_entry(tx, ctx, &event)?;
             Ok(completion)
         })

@@ -151,7 +151,7 @@ impl Prospects for SqliteStore {
                         contact_id: s.contact_id,
                         score: s.score.score,
                         tier: s.score.tier.clone(),
-                        reasons: reason_texts(&s.score.reasons),
+                        reasons: s.score.reason_texts(),
                     },
                 )?;
             }
@@ -206,16 +206,4 @@ impl Prospects for SqliteStore {
             Ok(true)
         })
     }
-}
-
-/// The human-readable text of each reason, for the ledger.
-pub(crate) fn reason_texts(reasons: &serde_json::Value) -> Vec<String> {
-    reasons
-        .as_array()
-        .map(|list| {
-            list.iter()
-                .filter_map(|r| r.get("text").and_then(|t| t.as_str()).map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default()
 }

@@ -123,16 +123,4 @@ pub(crate) fn read_contact(row: &Row<'_>) -> StoreResult<Contact> {
     })
 }
 
-pub(crate) fn read_verdict(
-    status: Option<String>,
-    reason: Option<String>,
-) -> StoreResult<Option<handoff_domain::verification::Verdict>> {
-    match status {
-        None => Ok(None),
-        Some(status) => {
-            handoff_domain::verification::Verdict::from_parts(&status, reason.as_deref())
-                .map(Some)
-                .ok_or_else(|| StoreError::corrupt("verification status"))
-        }
-    }
-}
+pub(crate) use handoff_store::verdict_from_columns as read_verdict;

@@ -436,6 +436,63 @@ pub struct StoredScore {
     pub reasons: serde_json::Value,
 }
 
+impl StoredScore {
+    /// The human-readable text of each reason, for the ledger.
+    pub fn reason_texts(&self) -> Vec<String> {
+        self.reasons
+            .as_array()
+            .map(|list| {
+                list.iter()
+                    .filter_map(|r| r.get("text").and_then(|t| t.as_str()).map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// A stored verification verdict, from its status and reason columns.
+pub fn verdict_from_columns(
+    status: Option<String>,
+    reason: Option<String>,
+) -> Result<Option<Verdict>, crate::StoreError> {
+    match status {
+        None => Ok(None),
+        Some(status) => Verdict::from_parts(&status, reason.as_deref())
+            .map(Some)
+            .ok_or_else(|| crate::StoreError::corrupt("verification status")),
+    }
+}
+
+/// The ledger event and outcome of a failed attempt, whatever the backend.
+pub fn failure_outcome(
+    job: &ClaimedJob,
+    error: &str,
+    after: handoff_domain::jobs::AfterFailure,
+) -> (Event, Completion) {
+    use handoff_domain::jobs::AfterFailure;
+    match after {
+        AfterFailure::RetryAt(retry_at) => (
+            Event::JobFailed {
+                job_id: job.id,
+                kind: job.kind.to_string(),
+                attempt: job.attempt,
+                error: error.to_string(),
+                retry_at,
+            },
+            Completion::RetryAt(retry_at),
+        ),
+        AfterFailure::Dead => (
+            Event::JobDead {
+                job_id: job.id,
+                kind: job.kind.to_string(),
+                attempts: job.attempt,
+                error: error.to_string(),
+            },
+            Completion::Dead,
+        ),
+    }
+}
+
 /// A contact, its account and its score: what list building works on.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Prospect {
