@@ -11,6 +11,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use handoff_domain::Actor;
 use handoff_engine::list_building::verify::verify_all;
 use handoff_mail::address::dns::DnsConfig;
+use handoff_mail::address::probe::{ProbeConfig, SmtpProber};
 use handoff_mail::address::verify::Verifier;
 use handoff_store::CommandContext;
 
@@ -34,6 +35,17 @@ pub struct Cmd {
     /// Lookups in flight at once.
     #[arg(long, default_value_t = 32)]
     concurrency: usize,
+    /// Also ask each domain's mail server whether it accepts the recipient
+    /// (SMTP RCPT, never DATA) and whether it accepts everyone (catch-all).
+    /// Off by default: probing can hurt the sender's reputation.
+    #[arg(long, requires = "probe_from")]
+    smtp_probe: bool,
+    /// Envelope sender for the probe, e.g. probe@your-domain.example.
+    #[arg(long)]
+    probe_from: Option<String>,
+    /// Name the probe introduces itself with (EHLO).
+    #[arg(long, default_value = "localhost")]
+    probe_helo: String,
     /// Per-query DNS timeout in milliseconds.
     #[arg(long, default_value_t = 3000)]
     timeout_ms: u64,
@@ -44,6 +56,9 @@ pub struct Cmd {
 impl Cmd {
     fn verifier(&self) -> Result<Verifier> {
         if self.offline {
+            if self.smtp_probe {
+                bail!("--smtp-probe needs the network: drop --offline");
+            }
             return Ok(Verifier::offline());
         }
         let config = DnsConfig {
@@ -52,7 +67,24 @@ impl Cmd {
             max_concurrent: self.concurrency.max(1),
             ..DnsConfig::default()
         };
-        Ok(Verifier::online(config)?)
+        let verifier = Verifier::online(config)?;
+        Ok(match (&self.smtp_probe, &self.probe_from) {
+            (true, Some(from)) => verifier.with_probe(SmtpProber::new(ProbeConfig::new(
+                self.probe_helo.clone(),
+                from.clone(),
+            ))),
+            _ => verifier,
+        })
+    }
+
+    /// Probing opens SMTP sessions to the same few mail servers: keep the
+    /// number in flight small so they do not see a flood.
+    fn concurrency(&self) -> usize {
+        if self.smtp_probe {
+            self.concurrency.clamp(1, 4)
+        } else {
+            self.concurrency.max(1)
+        }
     }
 
     pub async fn run(self, global: &GlobalArgs) -> Result<ExitCode> {
@@ -81,7 +113,7 @@ impl Cmd {
             ProgressStyle::with_template("{spinner} verifying: {pos} contacts ({per_sec})")
                 .unwrap_or_else(|_| ProgressStyle::default_spinner()),
         );
-        let summary = verify_all(store, &ctx, &verifier, self.concurrency, &|done| {
+        let summary = verify_all(store, &ctx, &verifier, self.concurrency(), &|done| {
             bar.set_position(done)
         })
         .await;

@@ -3,5 +3,6 @@
 
 pub mod dns;
 pub mod lists;
+pub mod probe;
 pub mod syntax;
 pub mod verify;

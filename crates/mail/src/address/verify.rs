@@ -1,6 +1,7 @@
 //! One address, every check: syntax (as python-email-validator judges it),
 //! the disposable and role-account lists, and — unless offline — the
-//! domain's mail servers. The verdict's order of precedence lives in
+//! domain's mail servers, and — only when a prober is given — an SMTP RCPT
+//! probe of those servers. The verdict's order of precedence lives in
 //! `handoff_domain::verification`.
 
 use serde::Serialize;
@@ -8,6 +9,7 @@ use serde::Serialize;
 use handoff_domain::verification::{self, DomainFinding, Findings, Verdict};
 
 use super::dns::{DnsConfig, DnsSetupError, DomainVerdict, MailDomainChecker};
+use super::probe::{ProbeOutcome, SmtpProber};
 use super::{lists, syntax};
 
 /// What was found about one address, for people and machines.
@@ -25,6 +27,9 @@ pub struct AddressCheck {
     pub detail: String,
     /// The domain lookup, unless offline.
     pub domain: Option<DomainVerdict>,
+    /// The SMTP probe, when one was configured and the domain accepts mail.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub probe: Option<ProbeOutcome>,
 }
 
 /// Checks addresses; cheap to clone (the DNS checker and its cache are
@@ -32,18 +37,32 @@ pub struct AddressCheck {
 #[derive(Debug, Clone)]
 pub struct Verifier {
     dns: Option<MailDomainChecker>,
+    prober: Option<SmtpProber>,
 }
 
 impl Verifier {
     /// Syntax and lists only: no network.
     pub fn offline() -> Self {
-        Self { dns: None }
+        Self {
+            dns: None,
+            prober: None,
+        }
     }
 
     pub fn online(config: DnsConfig) -> Result<Self, DnsSetupError> {
         Ok(Self {
             dns: Some(MailDomainChecker::new(config)?),
+            prober: None,
         })
+    }
+
+    /// Also asks the domain's mail servers whether they accept each address
+    /// (and whether they accept any address at all) over SMTP. Off unless
+    /// called: probing can hurt the sender's reputation. Has no effect
+    /// offline, where there are no mail servers to ask.
+    pub fn with_probe(mut self, prober: SmtpProber) -> Self {
+        self.prober = Some(prober);
+        self
     }
 
     pub fn is_offline(&self) -> bool {
@@ -64,12 +83,24 @@ impl Verifier {
                     verdict,
                     detail: e.message.clone(),
                     domain: None,
+                    probe: None,
                 };
             }
         };
         let domain = match &self.dns {
             Some(dns) => Some(dns.check(&parsed.ascii_domain).await),
             None => None,
+        };
+        let probe = match (&self.prober, domain.as_ref().map(probe_hosts)) {
+            (Some(prober), Some(hosts)) if !hosts.is_empty() => {
+                // Non-ASCII local parts travel as they are (with SMTPUTF8).
+                let address = parsed
+                    .ascii_email
+                    .clone()
+                    .unwrap_or_else(|| format!("{}@{}", parsed.local_part, parsed.ascii_domain));
+                Some(prober.probe(&hosts, &address).await)
+            }
+            _ => None,
         };
         let findings = Findings {
             syntax_valid: true,
@@ -86,8 +117,8 @@ impl Verifier {
             disposable: lists::is_disposable(&parsed.ascii_domain),
             role_account: lists::is_role_account(&parsed.local_part),
             smtputf8: parsed.smtputf8,
-            catch_all: false,
-            recipient_rejected: false,
+            catch_all: matches!(probe, Some(ProbeOutcome::CatchAll)),
+            recipient_rejected: matches!(probe, Some(ProbeOutcome::Rejected { .. })),
         };
         let verdict = verification::verdict(&findings);
         let detail = explain(
@@ -96,6 +127,10 @@ impl Verifier {
             domain.as_ref(),
             self.dns.is_none(),
         );
+        let detail = match &probe {
+            Some(outcome) => with_probe_detail(verdict, detail, &parsed.ascii_domain, outcome),
+            None => detail,
+        };
         AddressCheck {
             address: address.to_string(),
             normalized: Some(parsed.normalized.clone()),
@@ -105,6 +140,58 @@ impl Verifier {
             verdict,
             detail,
             domain,
+            probe,
+        }
+    }
+}
+
+/// The hosts to probe: the MX hosts in preference order, or the addresses
+/// standing in for them.
+fn probe_hosts(domain: &DomainVerdict) -> Vec<String> {
+    match domain {
+        DomainVerdict::HasMx { exchanges } => exchanges.clone(),
+        DomainVerdict::ImplicitMx { addresses } => {
+            addresses.iter().map(ToString::to_string).collect()
+        }
+        DomainVerdict::NullMx
+        | DomainVerdict::NoMailServer { .. }
+        | DomainVerdict::Timeout
+        | DomainVerdict::TemporaryFailure { .. } => Vec::new(),
+    }
+}
+
+/// The detail once a probe has run: what the server said, in the verdict's
+/// words when the probe decided it, appended otherwise.
+fn with_probe_detail(
+    verdict: Verdict,
+    detail: String,
+    domain: &str,
+    outcome: &ProbeOutcome,
+) -> String {
+    use handoff_domain::verification::{InvalidReason, RiskReason};
+    match (verdict, outcome) {
+        (Verdict::Invalid(InvalidReason::Rejected), ProbeOutcome::Rejected { code, message }) => {
+            format!("the mail server refused this recipient ({code} {message})")
+        }
+        (Verdict::Risky(RiskReason::CatchAll), ProbeOutcome::CatchAll) => detail,
+        (Verdict::Valid, ProbeOutcome::Accepted) => {
+            format!("well-formed, {domain} accepts mail and its server accepted this recipient")
+        }
+        (_, ProbeOutcome::Accepted) => {
+            format!("{detail}; the mail server accepted this recipient")
+        }
+        (_, ProbeOutcome::CatchAll) => {
+            format!("{detail}; the mail server also accepts every address")
+        }
+        (_, ProbeOutcome::Rejected { code, message }) => {
+            format!("{detail}; the mail server refused this recipient ({code} {message})")
+        }
+        (_, ProbeOutcome::TemporaryFailure { code, message }) => {
+            let code = code.map(|c| format!("{c} ")).unwrap_or_default();
+            format!("{detail}; the SMTP probe was inconclusive ({code}{message})")
+        }
+        (_, ProbeOutcome::Unreachable { reason }) => {
+            format!("{detail}; the SMTP probe reached no mail server ({reason})")
         }
     }
 }
