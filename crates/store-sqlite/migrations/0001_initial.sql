@@ -144,6 +144,9 @@ CREATE TABLE events (
     UNIQUE (provider, provider_event_id)
 );
 
+-- Intent signals are read per contact.
+CREATE INDEX events_contact ON events (contact_id) WHERE contact_id IS NOT NULL;
+
 CREATE TABLE escalations (
     id          TEXT PRIMARY KEY,
     contact_id  TEXT REFERENCES contacts (id),
@@ -159,6 +162,9 @@ CREATE TABLE escalations (
     created_at  INTEGER NOT NULL,
     resolved_at INTEGER
 );
+-- Approvals and the inbox look escalations up by contact and by state.
+CREATE INDEX escalations_contact ON escalations (contact_id) WHERE contact_id IS NOT NULL;
+CREATE INDEX escalations_open ON escalations (stage, state);
 
 -- Survives erasure: only a hash of the normalised address is kept.
 CREATE TABLE suppressions (
