@@ -1613,6 +1613,190 @@ fn push<'a>(phrases: &mut Vec<Phrase<'a>>, phrase: Phrase<'a>) {
     phrases.push(phrase);
 }
 
+// ── SQL ──────────────────────────────────────────────────────────────────
+
+impl CompiledCondition {
+    /// The condition as a SQL boolean expression, for running the same
+    /// rule inside a database (the DuckDB dialect: lists are `[...]`,
+    /// `list_contains`, `length`). `column` gives the SQL expression of a
+    /// fact (`account.employees` → `TRY_CAST("# Employees" AS BIGINT)`), or
+    /// None when the database does not have it.
+    ///
+    /// Only conditions in the native subset translate (field access,
+    /// literals, list literals, `==`, `!=`, `<`, `<=`, `>`, `>=`, `in`, `&&`,
+    /// `||`, `!`, unary `-`, `size()`); None for anything else, and for a
+    /// condition reading a fact `column` does not map.
+    ///
+    /// An unknown fact is SQL NULL. SQL's three-valued logic then follows
+    /// the scorer: a comparison with an unknown fact is undecided, `x || y`
+    /// is true when either side is true and `x && y` false when either is
+    /// false, whatever the other (cel-rust's rule, which the scorer keeps),
+    /// and `!` of an undecided value stays undecided. The whole is wrapped
+    /// in `COALESCE(…, FALSE)`: an undecided rule does not count, as a
+    /// skipped rule does not. What SQL cannot mirror without knowing the
+    /// columns' types: CEL never equates values of different types (`1 ==
+    /// '1'` is false) and refuses to order them, where a database casts or
+    /// fails; comparisons between two literals are decided here, with CEL's
+    /// rules.
+    pub fn to_sql(&self, column: &dyn Fn(&str) -> Option<String>) -> Option<String> {
+        let node = self.fast.as_ref()?;
+        Some(format!("COALESCE({}, FALSE)", node.to_sql(column)?))
+    }
+}
+
+impl Lit {
+    fn to_sql(&self) -> Option<String> {
+        match self {
+            Lit::Int(int) => Some(int.to_string()),
+            // `{:?}` keeps a decimal point or exponent: `1.0`, `1e300`.
+            Lit::Float(float) if float.is_finite() => Some(format!("{float:?}")),
+            Lit::Float(_) => None,
+            Lit::Str(text) => Some(format!("'{}'", text.replace('\'', "''"))),
+            Lit::Bool(true) => Some("TRUE".to_string()),
+            Lit::Bool(false) => Some("FALSE".to_string()),
+        }
+    }
+
+    /// Literals SQL compares without casting: numbers with numbers, text
+    /// with text, booleans with booleans.
+    fn sql_family(&self) -> u8 {
+        match self {
+            Lit::Int(_) | Lit::Float(_) => 0,
+            Lit::Str(_) => 1,
+            Lit::Bool(_) => 2,
+        }
+    }
+}
+
+impl CmpOp {
+    fn sql(self) -> &'static str {
+        match self {
+            CmpOp::Eq => "=",
+            CmpOp::Ne => "<>",
+            CmpOp::Lt => "<",
+            CmpOp::Le => "<=",
+            CmpOp::Gt => ">",
+            CmpOp::Ge => ">=",
+        }
+    }
+}
+
+/// A decided constant: `TRUE`, `FALSE`, or `NULL` for an error.
+fn sql_constant(verdict: Option<bool>) -> String {
+    match verdict {
+        Some(true) => "TRUE".to_string(),
+        Some(false) => "FALSE".to_string(),
+        None => "NULL".to_string(),
+    }
+}
+
+impl Node {
+    fn to_sql(&self, column: &dyn Fn(&str) -> Option<String>) -> Option<String> {
+        match self {
+            Node::Field(field) => column(&field.path).map(|sql| format!("({sql})")),
+            Node::Lit(literal) => literal.to_sql(),
+            Node::ConstList(items) => {
+                let family = items.first().map(Lit::sql_family);
+                if items.iter().any(|item| Some(item.sql_family()) != family) {
+                    return None;
+                }
+                let items: Vec<String> = items.iter().map(Lit::to_sql).collect::<Option<_>>()?;
+                Some(format!("[{}]", items.join(", ")))
+            }
+            // A list of facts: only as the right side of `in` (below).
+            Node::List(_) => None,
+            Node::Cmp(op, lhs, rhs) => {
+                if let (Node::Lit(a), Node::Lit(b)) = (&**lhs, &**rhs) {
+                    let (a, b) = (a.value(), b.value());
+                    return Some(sql_constant(match op {
+                        CmpOp::Eq => Some(equals(&a, &b)),
+                        CmpOp::Ne => Some(!equals(&a, &b)),
+                        CmpOp::Lt => compare(&a, &b).map(|o| o.is_lt()),
+                        CmpOp::Le => compare(&a, &b).map(|o| o.is_le()),
+                        CmpOp::Gt => compare(&a, &b).map(|o| o.is_gt()),
+                        CmpOp::Ge => compare(&a, &b).map(|o| o.is_ge()),
+                    }));
+                }
+                Some(format!(
+                    "({} {} {})",
+                    lhs.to_sql(column)?,
+                    op.sql(),
+                    rhs.to_sql(column)?
+                ))
+            }
+            Node::In(needle, haystack) => match &**haystack {
+                Node::ConstList(items) => {
+                    if let Node::Lit(literal) = &**needle {
+                        let value = literal.value();
+                        return Some(sql_constant(Some(
+                            items.iter().any(|item| equals(&item.value(), &value)),
+                        )));
+                    }
+                    let needle = needle.to_sql(column)?;
+                    if items.is_empty() {
+                        // False, unless the needle is undecided.
+                        return Some(format!(
+                            "(CASE WHEN {needle} IS NULL THEN NULL ELSE FALSE END)"
+                        ));
+                    }
+                    let family = items.first().map(Lit::sql_family);
+                    if items.iter().any(|item| Some(item.sql_family()) != family) {
+                        return None;
+                    }
+                    let items: Vec<String> =
+                        items.iter().map(Lit::to_sql).collect::<Option<_>>()?;
+                    Some(format!("({needle} IN ({}))", items.join(", ")))
+                }
+                Node::List(items) => {
+                    let needle = needle.to_sql(column)?;
+                    let items: Vec<String> = items
+                        .iter()
+                        .map(|item| item.to_sql(column))
+                        .collect::<Option<_>>()?;
+                    if items.is_empty() {
+                        return Some(format!(
+                            "(CASE WHEN {needle} IS NULL THEN NULL ELSE FALSE END)"
+                        ));
+                    }
+                    // CEL fails on an unknown element where SQL's IN could
+                    // still find the needle among the others.
+                    let unknown: Vec<String> =
+                        items.iter().map(|item| format!("{item} IS NULL")).collect();
+                    Some(format!(
+                        "(CASE WHEN {} THEN NULL ELSE ({needle} IN ({})) END)",
+                        unknown.join(" OR "),
+                        items.join(", ")
+                    ))
+                }
+                other => Some(format!(
+                    "list_contains({}, {})",
+                    other.to_sql(column)?,
+                    needle.to_sql(column)?
+                )),
+            },
+            Node::And(lhs, rhs) => Some(format!(
+                "({} AND {})",
+                lhs.to_sql(column)?,
+                rhs.to_sql(column)?
+            )),
+            Node::Or(lhs, rhs) => Some(format!(
+                "({} OR {})",
+                lhs.to_sql(column)?,
+                rhs.to_sql(column)?
+            )),
+            Node::Not(operand) => Some(format!("(NOT {})", operand.to_sql(column)?)),
+            Node::Neg(operand) => Some(format!("(-{})", operand.to_sql(column)?)),
+            Node::Size(operand) => match &**operand {
+                Node::ConstList(items) => Some(items.len().to_string()),
+                Node::Lit(Lit::Str(text)) => Some(text.chars().count().to_string()),
+                Node::List(_) | Node::Lit(_) => None,
+                // Characters of a text, elements of a list.
+                other => Some(format!("length({})", other.to_sql(column)?)),
+            },
+        }
+    }
+}
+
 // ── Lookalike ────────────────────────────────────────────────────────────
 
 /// How many of the most similar won accounts the similarity averages.
@@ -1872,5 +2056,125 @@ fn band(employees: f64) -> &'static str {
         e if e <= 5000.0 => "1001-5000",
         e if e <= 10000.0 => "5001-10000",
         _ => "10001+",
+    }
+}
+
+#[cfg(test)]
+mod sql_tests {
+    use super::*;
+    use crate::playbook::{self, DEFAULT_PLAYBOOK};
+
+    /// `account.employees` → `account_employees`; `signal.*` unmapped.
+    fn columns(path: &str) -> Option<String> {
+        (!path.starts_with("signal.")).then(|| path.replace('.', "_"))
+    }
+
+    fn sql(source: &str) -> Option<String> {
+        CompiledCondition::compile(source)
+            .ok()
+            .and_then(|condition| condition.to_sql(&columns))
+    }
+
+    #[test]
+    fn the_default_rules_translate() {
+        let Ok(playbook) = playbook::parse(DEFAULT_PLAYBOOK, "default") else {
+            panic!("the default playbook parses");
+        };
+        let translated: Vec<(String, Option<String>)> = playbook
+            .icp
+            .rules
+            .iter()
+            .map(|rule| (rule.id.clone().unwrap_or_default(), sql(rule.when.as_str())))
+            .collect();
+        let expected = [
+            (
+                "target-industry",
+                "COALESCE(((account_industry) IN ('software', 'fintech', 'ecommerce')), FALSE)",
+            ),
+            (
+                "company-size",
+                "COALESCE((((account_employees) >= 50) AND ((account_employees) <= 5000)), FALSE)",
+            ),
+            ("too-small", "COALESCE(((account_employees) < 50), FALSE)"),
+            (
+                "buyer-seniority",
+                "COALESCE(((contact_seniority) IN ('c_suite', 'vp', 'director')), FALSE)",
+            ),
+            (
+                "finance-department",
+                "COALESCE(((contact_department) = 'finance'), FALSE)",
+            ),
+            (
+                "uses-snowflake",
+                "COALESCE(list_contains((account_technologies), 'snowflake'), FALSE)",
+            ),
+        ];
+        let expected: Vec<(String, Option<String>)> = expected
+            .iter()
+            .map(|(id, sql)| (id.to_string(), Some(sql.to_string())))
+            .collect();
+        assert_eq!(translated, expected);
+    }
+
+    #[test]
+    fn the_subset_translates() {
+        assert_eq!(
+            sql("!(contact.country != 'US') || size(account.technologies) > 2").as_deref(),
+            Some(
+                "COALESCE(((NOT ((contact_country) <> 'US')) OR (length((account_technologies)) > 2)), FALSE)"
+            )
+        );
+        assert_eq!(
+            sql("account.revenue >= 1.5e6 && account.employees > -1").as_deref(),
+            Some(
+                "COALESCE((((account_revenue) >= 1500000.0) AND ((account_employees) > -1)), FALSE)"
+            )
+        );
+        assert_eq!(
+            sql("contact.title == \"O'Brien's assistant\"").as_deref(),
+            Some("COALESCE(((contact_title) = 'O''Brien''s assistant'), FALSE)")
+        );
+        assert_eq!(
+            sql("account.industry in [contact.a, contact.b]").as_deref(),
+            Some(
+                "COALESCE((CASE WHEN (contact_a) IS NULL OR (contact_b) IS NULL THEN NULL ELSE ((account_industry) IN ((contact_a), (contact_b))) END), FALSE)"
+            )
+        );
+        assert_eq!(
+            sql("contact.x in []").as_deref(),
+            Some("COALESCE((CASE WHEN (contact_x) IS NULL THEN NULL ELSE FALSE END), FALSE)")
+        );
+        assert_eq!(
+            sql("size(['a', 'b']) == 2 && size('héllo') == 5").as_deref(),
+            Some("COALESCE(((2 = 2) AND (5 = 5)), FALSE)")
+        );
+    }
+
+    #[test]
+    fn literals_are_compared_with_cel_rules() {
+        // CEL never equates text with a number; a database would cast.
+        assert_eq!(sql("1 == '1'").as_deref(), Some("COALESCE(FALSE, FALSE)"));
+        assert_eq!(sql("1 == 1.0").as_deref(), Some("COALESCE(TRUE, FALSE)"));
+        assert_eq!(sql("1 < 'a'").as_deref(), Some("COALESCE(NULL, FALSE)"));
+        assert_eq!(
+            sql("'b' in ['a', 'b']").as_deref(),
+            Some("COALESCE(TRUE, FALSE)")
+        );
+    }
+
+    #[test]
+    fn what_does_not_translate_is_none() {
+        // Outside the native subset.
+        assert_eq!(
+            sql("account.technologies.exists(t, t.startsWith('snow'))"),
+            None
+        );
+        assert_eq!(sql("account.employees * 2 > 100"), None);
+        assert_eq!(sql("contact.title.contains('VP')"), None);
+        // A fact the database does not have.
+        assert_eq!(sql("signal.job_change"), None);
+        assert_eq!(sql("signal.job_change || account.employees > 5"), None);
+        // Lists SQL cannot hold.
+        assert_eq!(sql("account.industry in ['a', 1]"), None);
     }
 }

@@ -313,3 +313,18 @@ mod never_panics {
         }
     }
 }
+
+#[tokio::test]
+async fn ragged_rejected_rows_do_not_stop_the_import() {
+    let f = fixture().await;
+    // A short bad row, a long bad row and a broken quote among good rows.
+    let path = f.write(
+        "ragged.csv",
+        b"email,first_name,company\nada@acme.io,Ada,Acme\nnot-an-email\nbad,too,many,cells,here\n\"broken,quote\nbob@acme.io,Bob,Acme\n",
+    );
+    let report = f.import(&path, &ImportOptions::default()).await.unwrap();
+    assert!(report.imported >= 1, "{report:?}");
+    assert!(report.rejected >= 2, "{report:?}");
+    let rejects = std::fs::read_to_string(report.rejects_file.unwrap()).unwrap();
+    assert!(rejects.contains("not-an-email"), "{rejects}");
+}

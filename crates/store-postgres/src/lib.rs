@@ -485,33 +485,43 @@ impl Contacts for PostgresStore {
         contact: ContactId,
         verdict: handoff_domain::verification::Verdict,
     ) -> StoreResult<()> {
+        self.record_verifications(ctx, &[(contact, verdict)]).await
+    }
+
+    async fn record_verifications(
+        &self,
+        ctx: &CommandContext,
+        verdicts: &[(ContactId, handoff_domain::verification::Verdict)],
+    ) -> StoreResult<()> {
         let mut tx = self.begin().await?;
-        let changed = sqlx::query(
-            "UPDATE contacts SET verification_status = $1, verification_reason = $2, verified_at = $3, updated_at = $3
-             WHERE id = $4",
-        )
-        .bind(verdict.status())
-        .bind(verdict.reason())
-        .bind(ctx.now)
-        .bind(contact.as_uuid())
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err)?
-        .rows_affected();
-        if changed == 0 {
-            return Err(StoreError::NotFound {
-                what: format!("contact {contact}"),
-            });
+        for (contact, verdict) in verdicts {
+            let changed = sqlx::query(
+                "UPDATE contacts SET verification_status = $1, verification_reason = $2, verified_at = $3, updated_at = $3
+                 WHERE id = $4",
+            )
+            .bind(verdict.status())
+            .bind(verdict.reason())
+            .bind(ctx.now)
+            .bind(contact.as_uuid())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?
+            .rows_affected();
+            if changed == 0 {
+                return Err(StoreError::NotFound {
+                    what: format!("contact {contact}"),
+                });
+            }
+            insert_entry(
+                &mut tx,
+                ctx,
+                &Event::AddressVerified {
+                    contact_id: *contact,
+                    verdict: *verdict,
+                },
+            )
+            .await?;
         }
-        insert_entry(
-            &mut tx,
-            ctx,
-            &Event::AddressVerified {
-                contact_id: contact,
-                verdict,
-            },
-        )
-        .await?;
         tx.commit().await.map_err(db_err)?;
         Ok(())
     }
@@ -546,7 +556,7 @@ impl Contacts for PostgresStore {
         limit: u32,
     ) -> StoreResult<Vec<Contact>> {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {} FROM contacts WHERE ($1::uuid IS NULL OR id > $1) ORDER BY id LIMIT $2",
+            "SELECT {} FROM contacts WHERE id > coalesce($1::uuid, '00000000-0000-0000-0000-000000000000') ORDER BY id LIMIT $2",
             rows::CONTACT_COLUMNS
         )))
         .bind(after.map(|a| a.as_uuid()))

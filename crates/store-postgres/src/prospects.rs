@@ -87,7 +87,7 @@ fn read_prospect(row: &PgRow) -> StoreResult<Prospect> {
 impl Prospects for PostgresStore {
     async fn prospects(&self, after: Option<ContactId>, limit: u32) -> StoreResult<Vec<Prospect>> {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "{} WHERE ($1::uuid IS NULL OR c.id > $1) ORDER BY c.id LIMIT $2",
+            "{} WHERE c.id > coalesce($1::uuid, '00000000-0000-0000-0000-000000000000') ORDER BY c.id LIMIT $2",
             *PROSPECT_SELECT
         )))
         .bind(after.map(|a| a.as_uuid()))

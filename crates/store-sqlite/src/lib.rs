@@ -487,7 +487,15 @@ impl Contacts for SqliteStore {
         contact: ContactId,
         verdict: handoff_domain::verification::Verdict,
     ) -> StoreResult<()> {
-        self.record_verification_sync(ctx, contact, verdict)
+        self.record_verifications_sync(ctx, &[(contact, verdict)])
+    }
+
+    async fn record_verifications(
+        &self,
+        ctx: &CommandContext,
+        verdicts: &[(ContactId, handoff_domain::verification::Verdict)],
+    ) -> StoreResult<()> {
+        self.record_verifications_sync(ctx, verdicts)
     }
 
     async fn get_contact(&self, id: ContactId) -> StoreResult<Option<Contact>> {
@@ -506,7 +514,9 @@ impl Contacts for SqliteStore {
         let conn = self.reader();
         let mut stmt = conn
             .prepare_cached(&format!(
-                "SELECT {} FROM contacts WHERE (?1 IS NULL OR id > ?1) ORDER BY id LIMIT ?2",
+                // A plain range (not `?1 IS NULL OR …`) lets SQLite seek the
+                // index instead of scanning from the start on every page.
+                "SELECT {} FROM contacts WHERE id > coalesce(?1, '') ORDER BY id LIMIT ?2",
                 rows::CONTACT_COLUMNS
             ))
             .map_err(db_err)?;
@@ -522,26 +532,36 @@ impl Contacts for SqliteStore {
 }
 
 impl SqliteStore {
-    pub(crate) fn record_verification_sync(
+    pub(crate) fn record_verifications_sync(
         &self,
         ctx: &CommandContext,
-        contact: ContactId,
-        verdict: handoff_domain::verification::Verdict,
+        verdicts: &[(ContactId, handoff_domain::verification::Verdict)],
     ) -> StoreResult<()> {
         self.write(|tx| {
-            let changed = tx
-                .execute(
+            let mut update = tx
+                .prepare_cached(
                     "UPDATE contacts SET verification_status = ?1, verification_reason = ?2, verified_at = ?3, updated_at = ?3
                      WHERE id = ?4",
-                    params![verdict.status(), verdict.reason(), micros(ctx.now), contact.to_string()],
                 )
                 .map_err(db_err)?;
-            if changed == 0 {
-                return Err(StoreError::NotFound {
-                    what: format!("contact {contact}"),
-                });
+            for (contact, verdict) in verdicts {
+                let changed = update
+                    .execute(params![verdict.status(), verdict.reason(), micros(ctx.now), contact.to_string()])
+                    .map_err(db_err)?;
+                if changed == 0 {
+                    return Err(StoreError::NotFound {
+                        what: format!("contact {contact}"),
+                    });
+                }
+                insert_entry(
+                    tx,
+                    ctx,
+                    &Event::AddressVerified {
+                        contact_id: *contact,
+                        verdict: *verdict,
+                    },
+                )?;
             }
-            insert_entry(tx, ctx, &Event::AddressVerified { contact_id: contact, verdict })?;
             Ok(())
         })
     }

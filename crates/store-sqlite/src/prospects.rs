@@ -90,7 +90,7 @@ impl Prospects for SqliteStore {
         let conn = self.reader();
         let mut stmt = conn
             .prepare_cached(&format!(
-                "{} WHERE (?1 IS NULL OR c.id > ?1) ORDER BY c.id LIMIT ?2",
+                "{} WHERE c.id > coalesce(?1, '') ORDER BY c.id LIMIT ?2",
                 *PROSPECT_SELECT
             ))
             .map_err(db_err)?;

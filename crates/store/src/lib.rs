@@ -86,6 +86,12 @@ pub trait Contacts: Send + Sync {
         contact: ContactId,
         verdict: Verdict,
     ) -> StoreResult<()>;
+    /// Many verdicts in one transaction (one ledger entry each).
+    async fn record_verifications(
+        &self,
+        ctx: &CommandContext,
+        verdicts: &[(ContactId, Verdict)],
+    ) -> StoreResult<()>;
 }
 
 /// The playbook's sequences, mirrored into the database so enrolments can

@@ -20,6 +20,8 @@ use crate::settings::GlobalArgs;
 pub enum Cmd {
     /// Ledger appends on SQLite vs a bare rusqlite loop.
     Ledger(LedgerCmd),
+    /// Import, verify and score a generated Apollo CSV vs DuckDB scoring it in SQL.
+    Import(super::bench_import::ImportCmd),
 }
 
 #[derive(Debug, Args)]
@@ -51,8 +53,10 @@ struct Row {
 
 impl Cmd {
     pub async fn run(self, _global: &GlobalArgs) -> Result<ExitCode> {
-        let Cmd::Ledger(cmd) = self;
-        cmd.run().await
+        match self {
+            Cmd::Ledger(cmd) => cmd.run().await,
+            Cmd::Import(cmd) => cmd.run().await,
+        }
     }
 }
 

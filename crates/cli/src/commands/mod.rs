@@ -1,5 +1,6 @@
 pub mod approvals;
 pub mod bench;
+pub mod bench_import;
 pub mod config;
 pub mod contacts;
 pub mod doctor;

@@ -63,39 +63,42 @@ async fn two_workers_drain_ten_thousand_jobs_exactly_once_despite_sigkill() {
 
     let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
 
-    let mut victim = spawn_worker(dir.path(), &url, "victim");
     let mut survivor = spawn_worker(dir.path(), &url, "survivor");
 
-    // Let both work for a while, then kill one mid-batch.
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let victim_done: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM ledger WHERE kind = 'probe_completed' AND payload->>'worker' = 'victim'",
-        )
-        .fetch_one(&mut conn)
-        .await
-        .unwrap();
-        if victim_done >= 1_000 {
+    // Let a victim work for a while, then SIGKILL it mid-batch. A kill can
+    // land in the instant between two batches, when it holds no lease and
+    // proves nothing; then a fresh victim is started and killed again.
+    let mut held: Vec<i64> = Vec::new();
+    for round in 1..=5 {
+        let name = format!("victim-{round}");
+        let mut victim = spawn_worker(dir.path(), &url, &name);
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let done: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM ledger WHERE kind = 'probe_completed' AND payload->>'worker' = $1",
+            )
+            .bind(&name)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+            if done >= 500 {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{name} made no progress");
+            assert!(victim.try_wait().unwrap().is_none(), "{name} exited early");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        victim.kill().expect("SIGKILL the victim"); // Child::kill sends SIGKILL on Unix
+        victim.wait().unwrap();
+        held = sqlx::query_scalar("SELECT id FROM jobs WHERE state = 'running' AND locked_by = $1")
+            .bind(&name)
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+        if !held.is_empty() {
             break;
         }
-        assert!(
-            Instant::now() < deadline,
-            "the victim worker made no progress"
-        );
-        assert!(
-            victim.try_wait().unwrap().is_none(),
-            "the victim exited early"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    victim.kill().expect("SIGKILL the victim"); // Child::kill sends SIGKILL on Unix
-    victim.wait().unwrap();
-    let held: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM jobs WHERE state = 'running' AND locked_by = 'victim'",
-    )
-    .fetch_one(&mut conn)
-    .await
-    .unwrap();
 
     // The survivor finishes everything, including the victim's leases.
     let deadline = Instant::now() + Duration::from_secs(300);
@@ -144,15 +147,26 @@ async fn two_workers_drain_ten_thousand_jobs_exactly_once_despite_sigkill() {
         .await
         .unwrap();
     assert_eq!(not_done, 0);
-    let reclaimed: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE attempts > 1")
-        .fetch_one(&mut conn)
-        .await
-        .unwrap();
-    assert!(held > 0, "the victim was killed holding leased jobs");
-    assert_eq!(
-        reclaimed, held,
-        "exactly the victim's leased jobs ran a second time"
+    // Every job the victim held when it died ran again and is done. (Other
+    // jobs may also have run twice if the survivor's own lease lapsed under
+    // load; the duplicate check above proves each still counted once.)
+    assert!(
+        !held.is_empty(),
+        "the victim was killed holding leased jobs"
     );
+    let reclaimed: Vec<(i64, i32, String)> =
+        sqlx::query_as("SELECT id, attempts, state FROM jobs WHERE id = ANY($1) ORDER BY id")
+            .bind(&held)
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!(reclaimed.len(), held.len());
+    for (id, attempts, state) in &reclaimed {
+        assert!(
+            *attempts >= 2 && state == "done",
+            "job {id}: attempts {attempts}, state {state}"
+        );
+    }
     let by_survivor: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM ledger WHERE kind = 'probe_completed' AND payload->>'worker' = 'survivor'",
     )
@@ -161,7 +175,8 @@ async fn two_workers_drain_ten_thousand_jobs_exactly_once_despite_sigkill() {
     .unwrap();
     assert!(by_survivor > 0);
     eprintln!(
-        "drained {JOBS} jobs; victim killed holding {held} leases, all reclaimed and done once"
+        "drained {JOBS} jobs; victim killed holding {} leases, all reclaimed and done once",
+        held.len()
     );
     conn.close().await.unwrap();
 }

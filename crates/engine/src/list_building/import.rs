@@ -224,7 +224,9 @@ impl Rejects {
         };
         if self.writer.is_none() {
             let file = File::create(&self.path).map_err(|e| write_err(&self.path, e))?;
-            let mut writer = csv::Writer::from_writer(file);
+            // Rejected rows are often the ragged ones: do not insist on the
+            // header's column count.
+            let mut writer = csv::WriterBuilder::new().flexible(true).from_writer(file);
             let mut header = vec![
                 "row".to_string(),
                 "column".to_string(),

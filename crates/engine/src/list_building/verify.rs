@@ -55,8 +55,8 @@ pub async fn verify_all(
                 None => break,
             }
         }
-        for (contact, verdict) in results {
-            store.record_verification(ctx, contact, verdict).await?;
+        store.record_verifications(ctx, &results).await?;
+        for (_, verdict) in &results {
             summary.checked += 1;
             *summary.by_verdict.entry(verdict.to_string()).or_default() += 1;
         }
