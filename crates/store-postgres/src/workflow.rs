@@ -597,6 +597,62 @@ fn read_escalation(row: &PgRow) -> StoreResult<Escalation> {
     })
 }
 
+/// Opens an escalation inside the caller's transaction, with its ledger
+/// entry. `context` carries what a kind of escalation needs (e.g. the
+/// sequence a list-building approval is for).
+async fn insert_escalation(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    ctx: &CommandContext,
+    escalation: &NewEscalation,
+    context: serde_json::Value,
+) -> StoreResult<Escalation> {
+    let created = Escalation {
+        id: EscalationId::new(),
+        contact_id: escalation.contact_id,
+        stage: escalation.stage,
+        rule_id: escalation.rule_id.clone(),
+        reason: escalation.reason.clone(),
+        priority: escalation.priority,
+        assignee: escalation.assignee.clone(),
+        due_at: escalation.due_at,
+        resolution: None,
+        created_at: ctx.now,
+        resolved_at: None,
+    };
+    sqlx::query(
+        "INSERT INTO escalations (id, contact_id, stage, rule_id, reason, priority, assignee, due_at, state, context, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'open', $9, $10)",
+    )
+    .bind(created.id.as_uuid())
+    .bind(created.contact_id.map(|c| c.as_uuid()))
+    .bind(created.stage.as_str())
+    .bind(&created.rule_id)
+    .bind(&created.reason)
+    .bind(created.priority.as_str())
+    .bind(created.assignee.as_ref().map(|a| a.as_str()))
+    .bind(created.due_at)
+    .bind(context)
+    .bind(ctx.now)
+    .execute(&mut **tx)
+    .await
+    .map_err(|e| fk_or(e, || "the escalation's contact or assignee".into()))?;
+    insert_entry(
+        tx,
+        ctx,
+        &Event::EscalationOpened {
+            escalation_id: created.id,
+            contact_id: created.contact_id,
+            stage: created.stage,
+            rule_id: created.rule_id.clone(),
+            reason: created.reason.clone(),
+            priority: created.priority,
+            assignee: created.assignee.as_ref().map(|a| a.to_string()),
+        },
+    )
+    .await?;
+    Ok(created)
+}
+
 #[async_trait]
 impl Escalations for PostgresStore {
     async fn open_escalation(
@@ -604,50 +660,8 @@ impl Escalations for PostgresStore {
         ctx: &CommandContext,
         escalation: &NewEscalation,
     ) -> StoreResult<Escalation> {
-        let created = Escalation {
-            id: EscalationId::new(),
-            contact_id: escalation.contact_id,
-            stage: escalation.stage,
-            rule_id: escalation.rule_id.clone(),
-            reason: escalation.reason.clone(),
-            priority: escalation.priority,
-            assignee: escalation.assignee.clone(),
-            due_at: escalation.due_at,
-            resolution: None,
-            created_at: ctx.now,
-            resolved_at: None,
-        };
         let mut tx = self.pool().begin().await.map_err(db_err)?;
-        sqlx::query(
-            "INSERT INTO escalations (id, contact_id, stage, rule_id, reason, priority, assignee, due_at, state, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'open', $9)",
-        )
-        .bind(created.id.as_uuid())
-        .bind(created.contact_id.map(|c| c.as_uuid()))
-        .bind(created.stage.as_str())
-        .bind(&created.rule_id)
-        .bind(&created.reason)
-        .bind(created.priority.as_str())
-        .bind(created.assignee.as_ref().map(|a| a.as_str()))
-        .bind(created.due_at)
-        .bind(ctx.now)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| fk_or(e, || "the escalation's contact or assignee".into()))?;
-        insert_entry(
-            &mut tx,
-            ctx,
-            &Event::EscalationOpened {
-                escalation_id: created.id,
-                contact_id: created.contact_id,
-                stage: created.stage,
-                rule_id: created.rule_id.clone(),
-                reason: created.reason.clone(),
-                priority: created.priority,
-                assignee: created.assignee.as_ref().map(|a| a.to_string()),
-            },
-        )
-        .await?;
+        let created = insert_escalation(&mut tx, ctx, escalation, serde_json::json!({})).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(created)
     }
@@ -750,45 +764,19 @@ impl handoff_store::Approvals for PostgresStore {
         if let Some(row) = existing {
             return read_pending(&row);
         }
-        let escalation = Escalation {
-            id: EscalationId::new(),
-            contact_id: Some(contact),
-            stage: handoff_domain::escalation::Stage::ListBuilding,
-            rule_id: rule_id.to_string(),
-            reason: reason.to_string(),
-            priority: handoff_domain::escalation::Priority::Normal,
-            assignee: assignee.cloned(),
-            due_at: None,
-            resolution: None,
-            created_at: ctx.now,
-            resolved_at: None,
-        };
-        sqlx::query(
-            "INSERT INTO escalations (id, contact_id, stage, rule_id, reason, priority, assignee, state, context, created_at)
-             VALUES ($1, $2, 'list_building', $3, $4, 'normal', $5, 'open', $6, $7)",
-        )
-        .bind(escalation.id.as_uuid())
-        .bind(contact.as_uuid())
-        .bind(rule_id)
-        .bind(reason)
-        .bind(assignee.map(|a| a.as_str()))
-        .bind(serde_json::json!({ "sequence": sequence }))
-        .bind(ctx.now)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| fk_or(e, || format!("contact {contact} or the assignee")))?;
-        insert_entry(
+        let escalation = insert_escalation(
             &mut tx,
             ctx,
-            &Event::EscalationOpened {
-                escalation_id: escalation.id,
+            &NewEscalation {
                 contact_id: Some(contact),
-                stage: escalation.stage,
+                stage: handoff_domain::escalation::Stage::ListBuilding,
                 rule_id: rule_id.to_string(),
                 reason: reason.to_string(),
-                priority: escalation.priority,
-                assignee: assignee.map(|a| a.to_string()),
+                priority: handoff_domain::escalation::Priority::Normal,
+                assignee: assignee.cloned(),
+                due_at: None,
             },
+            serde_json::json!({ "sequence": sequence }),
         )
         .await?;
         tx.commit().await.map_err(db_err)?;

@@ -627,6 +627,69 @@ fn read_escalation(row: &Row<'_>) -> StoreResult<Escalation> {
     })
 }
 
+/// Opens an escalation inside the caller's transaction, with its ledger
+/// entry. `context` carries what a kind of escalation needs (e.g. the
+/// sequence a list-building approval is for).
+fn insert_escalation(
+    tx: &rusqlite::Transaction<'_>,
+    ctx: &CommandContext,
+    escalation: &NewEscalation,
+    context: &serde_json::Value,
+) -> StoreResult<Escalation> {
+    let created = Escalation {
+        id: EscalationId::new(),
+        contact_id: escalation.contact_id,
+        stage: escalation.stage,
+        rule_id: escalation.rule_id.clone(),
+        reason: escalation.reason.clone(),
+        priority: escalation.priority,
+        assignee: escalation.assignee.clone(),
+        due_at: escalation.due_at,
+        resolution: None,
+        created_at: ctx.now,
+        resolved_at: None,
+    };
+    tx.execute(
+        "INSERT INTO escalations (id, contact_id, stage, rule_id, reason, priority, assignee, due_at, state, context, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'open', ?9, ?10)",
+        params![
+            created.id.to_string(),
+            created.contact_id.map(|c| c.to_string()),
+            created.stage.as_str(),
+            created.rule_id,
+            created.reason,
+            created.priority.as_str(),
+            created.assignee.as_ref().map(|a| a.as_str()),
+            created.due_at.map(micros),
+            context.to_string(),
+            micros(ctx.now),
+        ],
+    )
+    .map_err(|e| {
+        if e.to_string().contains("FOREIGN KEY") {
+            StoreError::NotFound {
+                what: "the escalation's contact or assignee".into(),
+            }
+        } else {
+            db_err(e)
+        }
+    })?;
+    insert_entry(
+        tx,
+        ctx,
+        &Event::EscalationOpened {
+            escalation_id: created.id,
+            contact_id: created.contact_id,
+            stage: created.stage,
+            rule_id: created.rule_id.clone(),
+            reason: created.reason.clone(),
+            priority: created.priority,
+            assignee: created.assignee.as_ref().map(|a| a.to_string()),
+        },
+    )?;
+    Ok(created)
+}
+
 #[async_trait]
 impl Escalations for SqliteStore {
     async fn open_escalation(
@@ -634,60 +697,7 @@ impl Escalations for SqliteStore {
         ctx: &CommandContext,
         escalation: &NewEscalation,
     ) -> StoreResult<Escalation> {
-        let created = Escalation {
-            id: EscalationId::new(),
-            contact_id: escalation.contact_id,
-            stage: escalation.stage,
-            rule_id: escalation.rule_id.clone(),
-            reason: escalation.reason.clone(),
-            priority: escalation.priority,
-            assignee: escalation.assignee.clone(),
-            due_at: escalation.due_at,
-            resolution: None,
-            created_at: ctx.now,
-            resolved_at: None,
-        };
-        self.write(|tx| {
-            tx.execute(
-                "INSERT INTO escalations (id, contact_id, stage, rule_id, reason, priority, assignee, due_at, state, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'open', ?9)",
-                params![
-                    created.id.to_string(),
-                    created.contact_id.map(|c| c.to_string()),
-                    created.stage.as_str(),
-                    created.rule_id,
-                    created.reason,
-                    created.priority.as_str(),
-                    created.assignee.as_ref().map(|a| a.as_str()),
-                    created.due_at.map(micros),
-                    micros(ctx.now),
-                ],
-            )
-            .map_err(|e| {
-                if e.to_string().contains("FOREIGN KEY") {
-                    StoreError::NotFound {
-                        what: "the escalation's contact or assignee".into(),
-                    }
-                } else {
-                    db_err(e)
-                }
-            })?;
-            insert_entry(
-                tx,
-                ctx,
-                &Event::EscalationOpened {
-                    escalation_id: created.id,
-                    contact_id: created.contact_id,
-                    stage: created.stage,
-                    rule_id: created.rule_id.clone(),
-                    reason: created.reason.clone(),
-                    priority: created.priority,
-                    assignee: created.assignee.as_ref().map(|a| a.to_string()),
-                },
-            )?;
-            Ok(())
-        })?;
-        Ok(created)
+        self.write(|tx| insert_escalation(tx, ctx, escalation, &serde_json::json!({})))
     }
 
     async fn resolve_escalation(
@@ -794,53 +804,19 @@ impl handoff_store::Approvals for SqliteStore {
             if let Some(existing) = existing {
                 return Ok(existing);
             }
-            let escalation = Escalation {
-                id: EscalationId::new(),
-                contact_id: Some(contact),
-                stage: handoff_domain::escalation::Stage::ListBuilding,
-                rule_id: rule_id.to_string(),
-                reason: reason.to_string(),
-                priority: handoff_domain::escalation::Priority::Normal,
-                assignee: assignee.cloned(),
-                due_at: None,
-                resolution: None,
-                created_at: ctx.now,
-                resolved_at: None,
-            };
-            tx.execute(
-                "INSERT INTO escalations (id, contact_id, stage, rule_id, reason, priority, assignee, state, context, created_at)
-                 VALUES (?1, ?2, 'list_building', ?3, ?4, 'normal', ?5, 'open', ?6, ?7)",
-                params![
-                    escalation.id.to_string(),
-                    contact.to_string(),
-                    rule_id,
-                    reason,
-                    assignee.map(|a| a.as_str()),
-                    serde_json::json!({ "sequence": sequence }).to_string(),
-                    micros(ctx.now),
-                ],
-            )
-            .map_err(|e| {
-                if e.to_string().contains("FOREIGN KEY") {
-                    StoreError::NotFound {
-                        what: format!("contact {contact} or the assignee"),
-                    }
-                } else {
-                    db_err(e)
-                }
-            })?;
-            insert_entry(
+            let escalation = insert_escalation(
                 tx,
                 ctx,
-                &Event::EscalationOpened {
-                    escalation_id: escalation.id,
+                &NewEscalation {
                     contact_id: Some(contact),
-                    stage: escalation.stage,
+                    stage: handoff_domain::escalation::Stage::ListBuilding,
                     rule_id: rule_id.to_string(),
                     reason: reason.to_string(),
-                    priority: escalation.priority,
-                    assignee: assignee.map(|a| a.to_string()),
+                    priority: handoff_domain::escalation::Priority::Normal,
+                    assignee: assignee.cloned(),
+                    due_at: None,
                 },
+                &serde_json::json!({ "sequence": sequence }),
             )?;
             Ok(handoff_store::PendingApproval {
                 escalation,
