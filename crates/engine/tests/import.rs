@@ -77,15 +77,16 @@ async fn an_apollo_export_imports_with_rejects_and_provenance() {
     assert_eq!(ada.title, "VP Engineering");
     assert_eq!(ada.seniority.as_deref(), Some("vp"));
     assert_eq!(ada.department.as_deref(), Some("engineering"));
-    assert_eq!(ada.field_sources["title"]["file"], "apollo.csv");
-    assert_eq!(ada.field_sources["title"]["row"], 2);
+    assert_eq!(ada.field_sources.by_field()["title"]["file"], "apollo.csv");
+    assert_eq!(ada.field_sources.by_field()["title"]["row"], 2);
     let dee = f.contact("dee@globex.co.uk").await;
     assert_eq!(
         dee.title, "Head of\nSales",
         "quoted newlines stay in their field"
     );
     assert_eq!(
-        dee.field_sources["email"]["row"], 5,
+        dee.field_sources.by_field()["email"]["row"],
+        5,
         "rows count records, not lines"
     );
 

@@ -20,7 +20,7 @@ CREATE TABLE accounts (
     revenue       BIGINT,
     technologies  JSONB,
     tags          JSONB NOT NULL DEFAULT '[]',  -- e.g. ["strategic"]
-    field_sources JSONB NOT NULL DEFAULT '{}',  -- per field: the import, file and row it came from
+    field_sources JSONB NOT NULL DEFAULT '[]',  -- per field: the import, file and row it came from (see handoff_store::provenance)
     icp_score  INTEGER,
     icp_tier   TEXT,
     created_at TIMESTAMPTZ NOT NULL,
@@ -58,7 +58,7 @@ CREATE TABLE contacts (
     company             TEXT,
     account_id          UUID REFERENCES accounts (id),
     owner               TEXT REFERENCES users (username),
-    field_sources       JSONB NOT NULL DEFAULT '{}',
+    field_sources       JSONB NOT NULL DEFAULT '[]',
     verification_status TEXT,
     verification_reason TEXT,
     verified_at         TIMESTAMPTZ,

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 use sqlx::postgres::PgRow;
 use sqlx::{Postgres, Row, Transaction};
 use uuid::Uuid;
@@ -14,6 +14,7 @@ use handoff_domain::{AccountId, ContactId, EmailAddress, InboundEventId};
 use handoff_store::import_plan::{
     BatchOutcome, ImportRow, ImportSource, StoredAccount, StoredContact, plan,
 };
+use handoff_store::provenance::Provenance;
 use handoff_store::{CommandContext, StoreError, StoreResult};
 
 use crate::rows::{db_err, is_code};
@@ -26,11 +27,8 @@ fn text(row: &PgRow, column: &str) -> StoreResult<Option<String>> {
         .filter(|s| !s.is_empty()))
 }
 
-fn object(value: Value, what: &str) -> StoreResult<Map<String, Value>> {
-    match value {
-        Value::Object(map) => Ok(map),
-        _ => Err(StoreError::corrupt(what)),
-    }
+fn sources(stored: Value, what: &str) -> StoreResult<Provenance> {
+    Provenance::from_value(stored).ok_or_else(|| StoreError::corrupt(what))
 }
 
 async fn load_contacts(
@@ -78,7 +76,7 @@ async fn load_contacts(
                     .map(|o| Username::parse(&o))
                     .transpose()
                     .map_err(|_| StoreError::corrupt("contact owner"))?,
-                sources: object(
+                sources: sources(
                     r.try_get("field_sources").map_err(db_err)?,
                     "contact field sources",
                 )?,
@@ -119,7 +117,7 @@ async fn load_accounts(
                         .transpose()
                         .map_err(|_| StoreError::corrupt("account technologies"))?,
                 },
-                sources: object(
+                sources: sources(
                     r.try_get("field_sources").map_err(db_err)?,
                     "account field sources",
                 )?,
@@ -172,7 +170,7 @@ impl PostgresStore {
             .bind(r.employees)
             .bind(r.revenue)
             .bind(r.technologies.as_ref().map(|t| Value::from(t.clone())))
-            .bind(Value::Object(account.sources.clone()))
+            .bind(account.sources.to_value())
             .bind(ctx.now)
             .execute(&mut *tx)
             .await
@@ -204,7 +202,7 @@ impl PostgresStore {
             .bind(&r.company)
             .bind(contact.account_id.map(|a| a.as_uuid()))
             .bind(contact.owner.as_ref().map(|o| o.as_str()))
-            .bind(Value::Object(contact.sources.clone()))
+            .bind(contact.sources.to_value())
             .bind(ctx.now)
             .execute(&mut *tx)
             .await

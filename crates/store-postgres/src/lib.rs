@@ -436,7 +436,7 @@ impl Contacts for PostgresStore {
             company: None,
             account_id: contact.account_id,
             owner: contact.owner.clone(),
-            field_sources: serde_json::json!({}),
+            field_sources: Default::default(),
             verification: None,
             verified_at: None,
             created_at: ctx.now,

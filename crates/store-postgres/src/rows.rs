@@ -8,6 +8,7 @@ use handoff_domain::users::{Role, Username};
 use handoff_domain::{
     AccountId, Actor, ContactId, EmailAddress, Event, JobId, LedgerEntryId, UserId,
 };
+use handoff_store::provenance::Provenance;
 use handoff_store::{Contact, LedgerEntry, StoreError, StoreResult, User};
 
 pub(crate) fn db_err(e: sqlx::Error) -> StoreError {
@@ -147,7 +148,8 @@ pub(crate) fn read_contact(row: &PgRow) -> StoreResult<Contact> {
         city: row.try_get("city").map_err(db_err)?,
         country: row.try_get("country").map_err(db_err)?,
         company: row.try_get("company").map_err(db_err)?,
-        field_sources: row.try_get("field_sources").map_err(db_err)?,
+        field_sources: Provenance::from_value(row.try_get("field_sources").map_err(db_err)?)
+            .ok_or_else(|| StoreError::corrupt("contact field sources"))?,
         verification: read_verdict(
             row.try_get("verification_status").map_err(db_err)?,
             row.try_get("verification_reason").map_err(db_err)?,

@@ -21,7 +21,7 @@ CREATE TABLE accounts (
     revenue       INTEGER,
     technologies  TEXT,  -- JSON array
     tags          TEXT NOT NULL DEFAULT '[]',  -- JSON array, e.g. ["strategic"]
-    field_sources TEXT NOT NULL DEFAULT '{}',  -- per field: the import, file and row it came from
+    field_sources TEXT NOT NULL DEFAULT '[]',  -- per field: the import, file and row it came from (see handoff_store::provenance)
     icp_score  INTEGER,
     icp_tier   TEXT,
     created_at INTEGER NOT NULL,
@@ -59,7 +59,7 @@ CREATE TABLE contacts (
     company             TEXT,
     account_id          TEXT REFERENCES accounts (id),
     owner               TEXT REFERENCES users (username),
-    field_sources       TEXT NOT NULL DEFAULT '{}',
+    field_sources       TEXT NOT NULL DEFAULT '[]',
     verification_status TEXT,
     verification_reason TEXT,
     verified_at         INTEGER,

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use rusqlite::{Transaction, params};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use handoff_domain::EmailAddress;
 use handoff_domain::import::{AccountRecord, ContactRecord};
@@ -12,6 +12,7 @@ use handoff_domain::users::Username;
 use handoff_store::import_plan::{
     BatchOutcome, ImportRow, ImportSource, StoredAccount, StoredContact, plan,
 };
+use handoff_store::provenance::Provenance;
 use handoff_store::{CommandContext, StoreError, StoreResult};
 
 use crate::rows::{db_err, micros, parse_id};
@@ -21,11 +22,8 @@ fn none_if_empty(s: String) -> Option<String> {
     (!s.is_empty()).then_some(s)
 }
 
-fn json_map(raw: &str, what: &str) -> StoreResult<Map<String, Value>> {
-    match serde_json::from_str::<Value>(raw) {
-        Ok(Value::Object(map)) => Ok(map),
-        _ => Err(StoreError::corrupt(what)),
-    }
+fn sources(raw: &str, what: &str) -> StoreResult<Provenance> {
+    Provenance::parse(raw).ok_or_else(|| StoreError::corrupt(what))
 }
 
 fn load_contacts(
@@ -51,7 +49,7 @@ fn load_contacts(
         };
         let account: Option<String> = r.get(1).map_err(db_err)?;
         let owner: Option<String> = r.get(13).map_err(db_err)?;
-        let sources: String = r.get(14).map_err(db_err)?;
+        let stored_sources: String = r.get(14).map_err(db_err)?;
         out.insert(
             email.clone(),
             StoredContact {
@@ -77,7 +75,7 @@ fn load_contacts(
                     .map(|o| Username::parse(&o))
                     .transpose()
                     .map_err(|_| StoreError::corrupt("contact owner"))?,
-                sources: json_map(&sources, "contact field sources")?,
+                sources: sources(&stored_sources, "contact field sources")?,
             },
         );
     }
@@ -100,7 +98,7 @@ fn load_accounts(
     while let Some(r) = rows.next().map_err(db_err)? {
         let domain: String = r.get(1).map_err(db_err)?;
         let technologies: Option<String> = r.get(6).map_err(db_err)?;
-        let sources: String = r.get(7).map_err(db_err)?;
+        let stored_sources: String = r.get(7).map_err(db_err)?;
         out.insert(
             domain.clone(),
             StoredAccount {
@@ -119,7 +117,7 @@ fn load_accounts(
                         .transpose()
                         .map_err(|_| StoreError::corrupt("account technologies"))?,
                 },
-                sources: json_map(&sources, "account field sources")?,
+                sources: sources(&stored_sources, "account field sources")?,
             },
         );
     }
@@ -172,7 +170,7 @@ impl SqliteStore {
                         r.employees,
                         r.revenue,
                         r.technologies.as_ref().map(|t| Value::from(t.clone()).to_string()),
-                        Value::Object(account.sources.clone()).to_string(),
+                        account.sources.to_json(),
                         now,
                     ])
                     .map_err(db_err)?;
@@ -209,7 +207,7 @@ impl SqliteStore {
                         r.company,
                         contact.account_id.map(|a| a.to_string()),
                         contact.owner.as_ref().map(|o| o.as_str()),
-                        Value::Object(contact.sources.clone()).to_string(),
+                        contact.sources.to_json(),
                         now,
                     ])
                     .map_err(|e| {

@@ -5,6 +5,7 @@ use rusqlite::Row;
 
 use handoff_domain::users::{Role, Username};
 use handoff_domain::{Actor, EmailAddress, Event, JobId, LedgerEntryId};
+use handoff_store::provenance::Provenance;
 use handoff_store::{Contact, LedgerEntry, StoreError, StoreResult, User};
 
 pub(crate) fn db_err(e: rusqlite::Error) -> StoreError {
@@ -112,8 +113,8 @@ pub(crate) fn read_contact(row: &Row<'_>) -> StoreResult<Contact> {
         city: row.get(12).map_err(db_err)?,
         country: row.get(13).map_err(db_err)?,
         company: row.get(14).map_err(db_err)?,
-        field_sources: serde_json::from_str(&row.get::<_, String>(15).map_err(db_err)?)
-            .map_err(|_| StoreError::corrupt("contact field sources"))?,
+        field_sources: Provenance::parse(&row.get::<_, String>(15).map_err(db_err)?)
+            .ok_or_else(|| StoreError::corrupt("contact field sources"))?,
         verification: read_verdict(row.get(16).map_err(db_err)?, row.get(17).map_err(db_err)?)?,
         verified_at: row
             .get::<_, Option<i64>>(18)

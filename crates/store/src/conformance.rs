@@ -1397,13 +1397,17 @@ pub async fn import_batches_merge_idempotently(store: Arc<dyn Store>) {
     assert_eq!(ada.company.as_deref(), Some("Acme"));
     assert!(ada.account_id.is_some());
     assert_eq!(
-        ada.field_sources["title"]["row"], 5,
-        "{}",
+        ada.field_sources.by_field()["title"]["row"],
+        5,
+        "{:?}",
         ada.field_sources
     );
-    assert_eq!(ada.field_sources["first_name"]["row"], 2);
-    assert_eq!(ada.field_sources["title"]["file"], "apollo.csv");
-    assert_eq!(ada.field_sources["title"]["import"], first.id.to_string());
+    assert_eq!(ada.field_sources.by_field()["first_name"]["row"], 2);
+    assert_eq!(ada.field_sources.by_field()["title"]["file"], "apollo.csv");
+    assert_eq!(
+        ada.field_sources.by_field()["title"]["import"],
+        first.id.to_string()
+    );
     let cy = s
         .find_contact_by_email(&email("cy@gmail.com"))
         .await

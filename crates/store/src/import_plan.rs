@@ -6,13 +6,14 @@
 use std::collections::HashMap;
 
 use serde::Serialize;
-use serde_json::{Map, Value, json};
 
 use handoff_domain::import::{
     AccountRecord, ContactRecord, job_change, merge_account, merge_contact,
 };
 use handoff_domain::users::Username;
 use handoff_domain::{AccountId, ContactId, Event, ImportId};
+
+use crate::provenance::Provenance;
 
 /// One row of an import, parsed and normalised by the engine.
 #[derive(Debug, Clone)]
@@ -43,14 +44,14 @@ pub struct StoredContact {
     pub department: Option<String>,
     pub owner: Option<Username>,
     /// Per field: where its value came from.
-    pub sources: Map<String, Value>,
+    pub sources: Provenance,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredAccount {
     pub id: AccountId,
     pub record: AccountRecord,
-    pub sources: Map<String, Value>,
+    pub sources: Provenance,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -82,10 +83,6 @@ pub struct ImportPlan {
     pub outcome: BatchOutcome,
 }
 
-fn source(src: &ImportSource, row: u64) -> Value {
-    json!({ "import": src.import_id.to_string(), "file": src.file_name, "row": row })
-}
-
 /// Plans the batch. `contacts` and `accounts` hold what is stored for the
 /// batch's emails and domains (absent ones are new).
 pub fn plan(
@@ -95,6 +92,7 @@ pub fn plan(
     mut accounts: HashMap<String, StoredAccount>,
 ) -> ImportPlan {
     let mut plan = ImportPlan::default();
+    let import_id = src.import_id.to_string();
     let mut account_order: Vec<String> = Vec::new();
     let mut account_new: HashMap<String, bool> = HashMap::new();
     let mut contact_order: Vec<String> = Vec::new();
@@ -115,7 +113,7 @@ pub fn plan(
                         for field in &merge.changed {
                             stored
                                 .sources
-                                .insert((*field).to_string(), source(src, row.row));
+                                .set(field, &import_id, &src.file_name, row.row);
                         }
                         stored.record = merge.merged;
                         plan.ledger.push(Event::AccountUpdated {
@@ -135,18 +133,18 @@ pub fn plan(
                 }
                 None => {
                     let id = AccountId::new();
-                    let mut sources = Map::new();
-                    for (field, present) in [
+                    let fields: Vec<&'static str> = [
                         ("name", incoming.name.is_some()),
                         ("industry", incoming.industry.is_some()),
                         ("employees", incoming.employees.is_some()),
                         ("revenue", incoming.revenue.is_some()),
                         ("technologies", incoming.technologies.is_some()),
-                    ] {
-                        if present {
-                            sources.insert(field.to_string(), source(src, row.row));
-                        }
-                    }
+                    ]
+                    .into_iter()
+                    .filter_map(|(field, present)| present.then_some(field))
+                    .collect();
+                    let sources =
+                        Provenance::from_row(&import_id, &src.file_name, row.row, &fields);
                     plan.ledger.push(Event::AccountCreated {
                         account_id: id,
                         domain: domain.clone(),
@@ -199,7 +197,7 @@ pub fn plan(
                 for field in &merge.changed {
                     stored
                         .sources
-                        .insert((*field).to_string(), source(src, row.row));
+                        .set(field, &import_id, &src.file_name, row.row);
                 }
                 stored.record = merge.merged;
                 if moved_account {
@@ -227,8 +225,7 @@ pub fn plan(
             None => {
                 let id = ContactId::new();
                 let c = &row.contact;
-                let mut sources = Map::new();
-                for (field, present) in [
+                let fields: Vec<&'static str> = [
                     ("email", true),
                     ("first_name", c.first_name.is_some()),
                     ("last_name", c.last_name.is_some()),
@@ -238,11 +235,11 @@ pub fn plan(
                     ("city", c.city.is_some()),
                     ("country", c.country.is_some()),
                     ("company", c.company.is_some()),
-                ] {
-                    if present {
-                        sources.insert(field.to_string(), source(src, row.row));
-                    }
-                }
+                ]
+                .into_iter()
+                .filter_map(|(field, present)| present.then_some(field))
+                .collect();
+                let sources = Provenance::from_row(&import_id, &src.file_name, row.row, &fields);
                 plan.ledger.push(Event::ContactImported {
                     contact_id: id,
                     account_id,

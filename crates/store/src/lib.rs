@@ -9,6 +9,7 @@
 pub mod conformance;
 mod error;
 pub mod import_plan;
+pub mod provenance;
 mod types;
 
 use async_trait::async_trait;

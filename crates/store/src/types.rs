@@ -1,6 +1,8 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::provenance::Provenance;
+
 use handoff_domain::enrollment::EnrollmentState;
 use handoff_domain::escalation::{Priority, Stage};
 use handoff_domain::jobs::{JobKind, JobState};
@@ -149,8 +151,10 @@ pub struct Contact {
     pub company: Option<String>,
     pub account_id: Option<AccountId>,
     pub owner: Option<Username>,
-    /// Per field: the import, file and row its value came from.
-    pub field_sources: serde_json::Value,
+    /// Per field: the import, file and row its value came from (in JSON,
+    /// a map from field to source).
+    #[serde(serialize_with = "crate::provenance::serialize_by_field")]
+    pub field_sources: Provenance,
     pub verification: Option<Verdict>,
     pub verified_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,

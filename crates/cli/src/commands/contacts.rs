@@ -194,7 +194,8 @@ impl Cmd {
                     }
                     None => println!("  not scored yet: run `handoff score`"),
                 }
-                if let Some(sources) = c.field_sources.as_object().filter(|m| !m.is_empty()) {
+                let sources = c.field_sources.by_field();
+                if !sources.is_empty() {
                     println!("  where the values came from:");
                     for (field, src) in sources {
                         println!(

@@ -41,7 +41,7 @@ impl Default for ImportOptions {
             map: Vec::new(),
             owner: None,
             rejects: None,
-            batch_size: 2_000,
+            batch_size: 10_000,
             force: false,
         }
     }
@@ -515,6 +515,20 @@ pub fn dry_run(
     Ok(out)
 }
 
+/// Rows parsed on the reader thread, on their way to the store.
+struct ParsedBatch {
+    rows: Vec<ImportRow>,
+    bytes_read: u64,
+    rows_read: u64,
+}
+
+/// What the reader thread hands back when the file is done.
+struct ReadOutcome {
+    rows: u64,
+    warnings: u64,
+    rejects: Rejects,
+}
+
 /// Progress: bytes read so far and data rows seen.
 pub type Progress<'a> = &'a (dyn Fn(u64, u64) + Sync);
 
@@ -601,34 +615,80 @@ pub async fn import_file(
         count: 0,
     };
 
+    // The file is read and parsed on its own thread while the store writes
+    // the previous batch: parsing and writing each take a core.
     let batch_size = options.batch_size.max(1);
-    let mut batch: Vec<ImportRow> = Vec::with_capacity(batch_size);
-    let mut totals = BatchOutcome::default();
-    while let Some(item) = stream.next_item() {
-        match item {
-            RowItem::Good { row, warnings } => {
-                report.warnings += warnings as u64;
-                batch.push(*row);
+    let (batches, mut incoming) = tokio::sync::mpsc::channel::<ParsedBatch>(2);
+    let reader = std::thread::spawn(move || -> Result<ReadOutcome, ImportError> {
+        let mut batch: Vec<ImportRow> = Vec::with_capacity(batch_size);
+        let mut warnings = 0u64;
+        while let Some(item) = stream.next_item() {
+            match item {
+                RowItem::Good { row, warnings: w } => {
+                    warnings += w as u64;
+                    batch.push(*row);
+                }
+                RowItem::Rejected {
+                    row,
+                    column,
+                    reason,
+                    cells,
+                } => rejects.add(row, &column, &reason, &cells)?,
             }
-            RowItem::Rejected {
-                row,
-                column,
-                reason,
-                cells,
-            } => rejects.add(row, &column, &reason, &cells)?,
+            if batch.len() >= batch_size {
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(batch_size));
+                let parsed = ParsedBatch {
+                    rows: full,
+                    bytes_read: stream.byte_position(),
+                    rows_read: stream.rows(),
+                };
+                if batches.blocking_send(parsed).is_err() {
+                    // The store failed and stopped listening: nothing more to do.
+                    break;
+                }
+            }
         }
-        if batch.len() >= batch_size {
-            add(&mut totals, store.import_batch(ctx, &source, &batch).await?);
-            batch.clear();
-            progress(stream.byte_position(), stream.rows());
+        if !batch.is_empty() {
+            let parsed = ParsedBatch {
+                rows: batch,
+                bytes_read: stream.byte_position(),
+                rows_read: stream.rows(),
+            };
+            let _ = batches.blocking_send(parsed);
         }
-    }
-    if !batch.is_empty() {
-        add(&mut totals, store.import_batch(ctx, &source, &batch).await?);
-    }
-    progress(stream.byte_position(), stream.rows());
+        Ok(ReadOutcome {
+            rows: stream.rows(),
+            warnings,
+            rejects,
+        })
+    });
 
-    report.rows = stream.rows();
+    let mut totals = BatchOutcome::default();
+    let mut stored = Ok(());
+    while let Some(batch) = incoming.recv().await {
+        match store.import_batch(ctx, &source, &batch.rows).await {
+            Ok(outcome) => add(&mut totals, outcome),
+            Err(e) => {
+                stored = Err(e);
+                break;
+            }
+        }
+        progress(batch.bytes_read, batch.rows_read);
+    }
+    drop(incoming);
+    let read = reader.join().map_err(|_| ImportError::Read {
+        path: name.clone(),
+        source: std::io::Error::other("the CSV reader stopped unexpectedly"),
+    })?;
+    stored?;
+    let ReadOutcome {
+        rows,
+        warnings,
+        rejects,
+    } = read?;
+    report.warnings = warnings;
+
+    report.rows = rows;
     report.imported = totals.imported;
     report.merged = totals.merged;
     report.unchanged = totals.unchanged;

@@ -60,7 +60,7 @@ pub async fn score_all(
     let mut summary = ScoreSummary::default();
     let mut after = None;
     loop {
-        let page = store.prospects(after, 1_000).await?;
+        let page = store.prospects(after, 2_000).await?;
         let Some(last) = page.last() else { break };
         after = Some(last.contact.id);
         let scores: Vec<ContactScore> = page
