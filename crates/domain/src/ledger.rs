@@ -195,6 +195,44 @@ pub enum Event {
         author: String,
         step_index: u32,
     },
+    /// The governance policy judged a draft. `evaluation` is the whole
+    /// evaluation (verdict, findings with their spans, QA sampling) as the
+    /// evaluator produced it; the entry's policy version says which policy
+    /// did. A draft evaluated again gets a new entry: earlier ones stay.
+    DraftEvaluated {
+        draft_id: DraftId,
+        contact_id: ContactId,
+        verdict: String,
+        rule_ids: Vec<String>,
+        qa_sampled: bool,
+        evaluation: serde_json::Value,
+    },
+    /// A person decided on a draft: `approved`, `rejected` or `edited`
+    /// (approved with new text). `edit_distance` is the normalised distance
+    /// from the draft's text to the text that will be sent.
+    DraftReviewed {
+        draft_id: DraftId,
+        contact_id: ContactId,
+        decision: String,
+        reviewer: String,
+        edit_distance: Option<f64>,
+    },
+    /// A draft's text went out (its final text, or the draft's own).
+    DraftSent {
+        draft_id: DraftId,
+        contact_id: ContactId,
+    },
+    /// A sequence type lost send authority because its AI drafts needed too
+    /// many edits (graduation in reverse).
+    SendAuthorityDemoted {
+        sequence_type: String,
+        from: String,
+        to: String,
+        /// The acceptance rate that triggered it (0 to 1).
+        acceptance: f64,
+        /// AI drafts sent that the rate is over.
+        drafts: u64,
+    },
     /// A message got its Message-ID and waits for its send time.
     MessageQueued {
         message_id: MessageId,
@@ -307,6 +345,10 @@ impl Event {
             Event::Enrolled { .. } => "enrolled",
             Event::EnrollmentStopped { .. } => "enrollment_stopped",
             Event::DraftCreated { .. } => "draft_created",
+            Event::DraftEvaluated { .. } => "draft_evaluated",
+            Event::DraftReviewed { .. } => "draft_reviewed",
+            Event::DraftSent { .. } => "draft_sent",
+            Event::SendAuthorityDemoted { .. } => "send_authority_demoted",
             Event::MessageQueued { .. } => "message_queued",
             Event::InboundEventRecorded { .. } => "inbound_event_recorded",
             Event::EscalationOpened { .. } => "escalation_opened",
@@ -366,6 +408,9 @@ impl Event {
             | Event::Enrolled { contact_id, .. }
             | Event::EnrollmentStopped { contact_id, .. }
             | Event::DraftCreated { contact_id, .. }
+            | Event::DraftEvaluated { contact_id, .. }
+            | Event::DraftReviewed { contact_id, .. }
+            | Event::DraftSent { contact_id, .. }
             | Event::MessageQueued { contact_id, .. } => Subjects {
                 contact_id: Some(*contact_id),
                 ..Subjects::default()
@@ -387,6 +432,7 @@ impl Event {
             Event::WorkspaceInitialized { .. }
             | Event::SchemaMigrated { .. }
             | Event::SequenceDefined { .. }
+            | Event::SendAuthorityDemoted { .. }
             | Event::JobsEnqueued { .. }
             | Event::ImportStarted { .. }
             | Event::ImportFinished { .. }
@@ -470,6 +516,42 @@ impl Event {
             Event::DraftCreated {
                 author, step_index, ..
             } => format!("draft for step {} written by {author}", step_index + 1),
+            Event::DraftEvaluated {
+                verdict,
+                rule_ids,
+                qa_sampled,
+                ..
+            } => format!(
+                "draft evaluated: {verdict}{}{}",
+                if rule_ids.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", rule_ids.join(", "))
+                },
+                if *qa_sampled { ", sampled for QA" } else { "" }
+            ),
+            Event::DraftReviewed {
+                decision,
+                reviewer,
+                edit_distance,
+                ..
+            } => format!(
+                "draft {decision} by {reviewer}{}",
+                edit_distance
+                    .map(|d| format!(" (edit distance {d:.2})"))
+                    .unwrap_or_default()
+            ),
+            Event::DraftSent { .. } => "draft sent".to_string(),
+            Event::SendAuthorityDemoted {
+                sequence_type,
+                from,
+                to,
+                acceptance,
+                drafts,
+            } => format!(
+                "{sequence_type} send authority demoted from {from} to {to}: {:.0}% of {drafts} AI drafts accepted",
+                acceptance * 100.0
+            ),
             Event::MessageQueued { rfc_message_id, .. } => {
                 format!("message {rfc_message_id} queued")
             }
@@ -549,6 +631,35 @@ mod tests {
                 run: "r".into(),
                 seq: 1,
             },
+            Event::DraftEvaluated {
+                draft_id: DraftId::new(),
+                contact_id: ContactId::new(),
+                verdict: "needs_approval".into(),
+                rule_ids: vec!["pricing-claims".into()],
+                qa_sampled: false,
+                evaluation: serde_json::json!({
+                    "verdict": {"kind": "needs_approval", "window": "24h"},
+                    "findings": [{"rule_id": "pricing-claims", "span": [4, 9], "severity": "review"}],
+                }),
+            },
+            Event::DraftReviewed {
+                draft_id: DraftId::new(),
+                contact_id: ContactId::new(),
+                decision: "edited".into(),
+                reviewer: "dana".into(),
+                edit_distance: Some(0.125),
+            },
+            Event::DraftSent {
+                draft_id: DraftId::new(),
+                contact_id: ContactId::new(),
+            },
+            Event::SendAuthorityDemoted {
+                sequence_type: "cold".into(),
+                from: "auto".into(),
+                to: "approval".into(),
+                acceptance: 0.55,
+                drafts: 40,
+            },
         ];
         for event in events {
             let json = serde_json::to_value(&event).unwrap();
@@ -556,6 +667,79 @@ mod tests {
             let back: Event = serde_json::from_value(json).unwrap();
             assert_eq!(back, event);
         }
+    }
+
+    #[test]
+    fn events_about_a_draft_are_filed_under_its_contact() {
+        // The store finds a draft's history through the ledger's contact
+        // index: every event whose payload names a draft must name its
+        // contact too.
+        let draft_id = DraftId::new();
+        let contact_id = ContactId::new();
+        let events = [
+            Event::DraftCreated {
+                draft_id,
+                contact_id,
+                author: "ai".into(),
+                step_index: 0,
+            },
+            Event::DraftEvaluated {
+                draft_id,
+                contact_id,
+                verdict: "auto_send".into(),
+                rule_ids: vec![],
+                qa_sampled: true,
+                evaluation: serde_json::json!({}),
+            },
+            Event::DraftReviewed {
+                draft_id,
+                contact_id,
+                decision: "approved".into(),
+                reviewer: "dana".into(),
+                edit_distance: Some(0.0),
+            },
+            Event::DraftSent {
+                draft_id,
+                contact_id,
+            },
+            Event::MessageQueued {
+                message_id: MessageId::new(),
+                contact_id,
+                draft_id,
+                rfc_message_id: "<m@x>".into(),
+            },
+        ];
+        for event in events {
+            let json = serde_json::to_value(&event).unwrap();
+            assert_eq!(json["draft_id"], draft_id.to_string());
+            assert_eq!(event.subjects().contact_id, Some(contact_id), "{event:?}");
+        }
+    }
+
+    #[test]
+    fn summaries_read_as_sentences() {
+        let demoted = Event::SendAuthorityDemoted {
+            sequence_type: "cold".into(),
+            from: "auto".into(),
+            to: "approval".into(),
+            acceptance: 0.55,
+            drafts: 40,
+        };
+        assert_eq!(
+            demoted.summary(),
+            "cold send authority demoted from auto to approval: 55% of 40 AI drafts accepted"
+        );
+        let reviewed = Event::DraftReviewed {
+            draft_id: DraftId::new(),
+            contact_id: ContactId::new(),
+            decision: "edited".into(),
+            reviewer: "dana".into(),
+            edit_distance: Some(0.1),
+        };
+        assert_eq!(
+            reviewed.summary(),
+            "draft edited by dana (edit distance 0.10)"
+        );
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The pure heart of handoff: typed ids, the ledger's closed set of events,
-//! job lifecycle rules and the playbook. Nothing here does I/O.
+//! job lifecycle rules, the playbook and text comparison. Nothing here does
+//! I/O.
 
 pub mod email;
 pub mod enrollment;
@@ -10,6 +11,7 @@ pub mod jobs;
 pub mod ledger;
 pub mod playbook;
 pub mod scoring;
+pub mod text;
 pub mod titles;
 pub mod users;
 pub mod verification;

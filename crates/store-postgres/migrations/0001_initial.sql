@@ -103,17 +103,29 @@ CREATE TABLE drafts (
     subject         TEXT NOT NULL,
     body            TEXT NOT NULL,
     grounding       JSONB NOT NULL DEFAULT '[]',
-    findings        JSONB NOT NULL DEFAULT '[]',
+    sequence_type   TEXT,  -- the sequence's type when the draft was written; graduation is per type
+    findings        JSONB NOT NULL DEFAULT '[]',  -- the last evaluation's findings
+    verdict         TEXT,  -- the last evaluation's verdict: auto_send, needs_approval, veto_window, manual, blocked, escalate
+    evaluation      JSONB,  -- the last evaluation (every one is in the ledger)
+    evaluation_context JSONB,  -- the facts it was made on (contact, account, sequence), for replays
+    evaluated_under TEXT,  -- the policy version of the last evaluation
+    evaluated_at    TIMESTAMPTZ,
     confidence      DOUBLE PRECISION,
     review_state    TEXT NOT NULL,
     review_deadline TIMESTAMPTZ,
-    final_subject   TEXT,
+    reviewed_by     TEXT REFERENCES users (username),
+    reviewed_at     TIMESTAMPTZ,
+    final_subject   TEXT,  -- the text sent: the reviewer's edit, or the draft's own
     final_body      TEXT,
-    edit_distance   DOUBLE PRECISION,
-    policy_version  TEXT NOT NULL,
+    edit_distance   DOUBLE PRECISION,  -- normalised, from the draft's text to the final text
+    sent_at         TIMESTAMPTZ,
+    policy_version  TEXT NOT NULL,  -- the policy the draft was written under
     created_at      TIMESTAMPTZ NOT NULL,
     updated_at      TIMESTAMPTZ NOT NULL
 );
+-- Replays list drafts by time; graduation reads the sent ones.
+CREATE INDEX drafts_created ON drafts (created_at);
+CREATE INDEX drafts_sent ON drafts (sent_at) WHERE sent_at IS NOT NULL;
 
 CREATE TABLE messages (
     id           UUID PRIMARY KEY,

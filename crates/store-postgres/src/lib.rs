@@ -2,6 +2,7 @@
 //! share one database; claims use `FOR UPDATE SKIP LOCKED`, so no job is
 //! leased twice and no worker waits on another's lock.
 
+mod drafts;
 mod import;
 mod jobs;
 mod prospects;

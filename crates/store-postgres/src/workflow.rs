@@ -1,4 +1,4 @@
-//! Imports, enrolments, drafts, messages, inbound events and escalations on
+//! Imports, enrolments, messages, inbound events and escalations on
 //! PostgreSQL. Each write appends its ledger entry in the same transaction.
 
 use async_trait::async_trait;
@@ -14,15 +14,15 @@ use handoff_domain::{
     MessageId,
 };
 use handoff_store::{
-    AuthorKind, CommandContext, Draft, Drafts, Enrollment, Enrollments, Escalation, Escalations,
-    ImportCounts, ImportRecord, Imports, InboundEvents, Message, Messages, NewDraft, NewEscalation,
-    NewImport, NewInboundEvent, NewMessage, Recorded, StoreError, StoreResult,
+    CommandContext, Enrollment, Enrollments, Escalation, Escalations, ImportCounts, ImportRecord,
+    Imports, InboundEvents, Message, Messages, NewEscalation, NewImport, NewInboundEvent,
+    NewMessage, Recorded, StoreError, StoreResult,
 };
 
 use crate::rows::{conflict_or, db_err, is_code};
 use crate::{PostgresStore, insert_entry};
 
-fn fk_or(e: sqlx::Error, what: impl FnOnce() -> String) -> StoreError {
+pub(crate) fn fk_or(e: sqlx::Error, what: impl FnOnce() -> String) -> StoreError {
     if is_code(&e, "23503") {
         StoreError::NotFound { what: what() }
     } else {
@@ -339,97 +339,6 @@ impl Enrollments for PostgresStore {
     }
 }
 
-fn read_draft(row: &PgRow) -> StoreResult<Draft> {
-    let author: String = row.try_get("author_kind").map_err(db_err)?;
-    Ok(Draft {
-        id: DraftId::from_uuid(row.try_get("id").map_err(db_err)?),
-        contact_id: ContactId::from_uuid(row.try_get("contact_id").map_err(db_err)?),
-        enrollment_id: row
-            .try_get::<Option<Uuid>, _>("enrollment_id")
-            .map_err(db_err)?
-            .map(EnrollmentId::from_uuid),
-        step_index: row.try_get::<i32, _>("step_index").map_err(db_err)?.max(0) as u32,
-        author: AuthorKind::parse(&author).ok_or_else(|| StoreError::corrupt("draft author"))?,
-        subject: row.try_get("subject").map_err(db_err)?,
-        body: row.try_get("body").map_err(db_err)?,
-        grounding: row.try_get("grounding").map_err(db_err)?,
-        confidence: row.try_get("confidence").map_err(db_err)?,
-        review_state: row.try_get("review_state").map_err(db_err)?,
-        policy_version: row.try_get("policy_version").map_err(db_err)?,
-        created_at: row.try_get("created_at").map_err(db_err)?,
-    })
-}
-
-#[async_trait]
-impl Drafts for PostgresStore {
-    async fn create_draft(&self, ctx: &CommandContext, draft: &NewDraft) -> StoreResult<Draft> {
-        let policy_version = ctx
-            .policy_version
-            .as_ref()
-            .map(|v| v.to_string())
-            .ok_or_else(|| {
-                StoreError::Database("a draft must be recorded under a policy version".into())
-            })?;
-        let created = Draft {
-            id: DraftId::new(),
-            contact_id: draft.contact_id,
-            enrollment_id: draft.enrollment_id,
-            step_index: draft.step_index,
-            author: draft.author,
-            subject: draft.subject.clone(),
-            body: draft.body.clone(),
-            grounding: draft.grounding.clone(),
-            confidence: draft.confidence,
-            review_state: "pending".into(),
-            policy_version,
-            created_at: ctx.now,
-        };
-        let mut tx = self.pool().begin().await.map_err(db_err)?;
-        sqlx::query(
-            "INSERT INTO drafts (id, enrollment_id, contact_id, step_index, author_kind, subject, body, grounding,
-                                 confidence, review_state, policy_version, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)",
-        )
-        .bind(created.id.as_uuid())
-        .bind(created.enrollment_id.map(|e| e.as_uuid()))
-        .bind(created.contact_id.as_uuid())
-        .bind(created.step_index as i32)
-        .bind(created.author.as_str())
-        .bind(&created.subject)
-        .bind(&created.body)
-        .bind(&created.grounding)
-        .bind(created.confidence)
-        .bind(&created.review_state)
-        .bind(&created.policy_version)
-        .bind(ctx.now)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| fk_or(e, || format!("contact {} or its enrolment", created.contact_id)))?;
-        insert_entry(
-            &mut tx,
-            ctx,
-            &Event::DraftCreated {
-                draft_id: created.id,
-                contact_id: created.contact_id,
-                author: created.author.as_str().to_string(),
-                step_index: created.step_index,
-            },
-        )
-        .await?;
-        tx.commit().await.map_err(db_err)?;
-        Ok(created)
-    }
-
-    async fn get_draft(&self, id: DraftId) -> StoreResult<Option<Draft>> {
-        let row = sqlx::query("SELECT * FROM drafts WHERE id = $1")
-            .bind(id.as_uuid())
-            .fetch_optional(self.pool())
-            .await
-            .map_err(db_err)?;
-        row.as_ref().map(read_draft).transpose()
-    }
-}
-
 fn read_message(row: &PgRow) -> StoreResult<Message> {
     let mailbox: String = row.try_get("mailbox").map_err(db_err)?;
     Ok(Message {
@@ -600,7 +509,7 @@ fn read_escalation(row: &PgRow) -> StoreResult<Escalation> {
 /// Opens an escalation inside the caller's transaction, with its ledger
 /// entry. `context` carries what a kind of escalation needs (e.g. the
 /// sequence a list-building approval is for).
-async fn insert_escalation(
+pub(crate) async fn insert_escalation(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
     ctx: &CommandContext,
     escalation: &NewEscalation,

@@ -104,17 +104,29 @@ CREATE TABLE drafts (
     subject         TEXT NOT NULL,
     body            TEXT NOT NULL,
     grounding       TEXT NOT NULL DEFAULT '[]',
-    findings        TEXT NOT NULL DEFAULT '[]',
+    sequence_type   TEXT,  -- the sequence's type when the draft was written; graduation is per type
+    findings        TEXT NOT NULL DEFAULT '[]',  -- the last evaluation's findings (JSON array)
+    verdict         TEXT,  -- the last evaluation's verdict: auto_send, needs_approval, veto_window, manual, blocked, escalate
+    evaluation      TEXT,  -- the last evaluation, as JSON (every one is in the ledger)
+    evaluation_context TEXT,  -- the facts it was made on (contact, account, sequence), as JSON, for replays
+    evaluated_under TEXT,  -- the policy version of the last evaluation
+    evaluated_at    INTEGER,
     confidence      REAL,
     review_state    TEXT NOT NULL,
     review_deadline INTEGER,
-    final_subject   TEXT,
+    reviewed_by     TEXT REFERENCES users (username),
+    reviewed_at     INTEGER,
+    final_subject   TEXT,  -- the text sent: the reviewer's edit, or the draft's own
     final_body      TEXT,
-    edit_distance   REAL,
-    policy_version  TEXT NOT NULL,
+    edit_distance   REAL,  -- normalised, from the draft's text to the final text
+    sent_at         INTEGER,
+    policy_version  TEXT NOT NULL,  -- the policy the draft was written under
     created_at      INTEGER NOT NULL,
     updated_at      INTEGER NOT NULL
 );
+-- Replays list drafts by time; graduation reads the sent ones.
+CREATE INDEX drafts_created ON drafts (created_at);
+CREATE INDEX drafts_sent ON drafts (sent_at) WHERE sent_at IS NOT NULL;
 
 CREATE TABLE messages (
     id           TEXT PRIMARY KEY,

@@ -7,6 +7,7 @@
 //! reads use their own connections, which WAL lets run beside the writer.
 //! Cross-process writers wait on the busy timeout.
 
+mod drafts;
 mod import;
 mod jobs;
 mod migrate;

@@ -1,4 +1,4 @@
-//! Imports, enrolments, drafts, messages, inbound events and escalations on
+//! Imports, enrolments, messages, inbound events and escalations on
 //! SQLite. Each write appends its ledger entry in the same transaction.
 
 use async_trait::async_trait;
@@ -7,13 +7,12 @@ use rusqlite::{OptionalExtension, Row, params};
 use handoff_domain::enrollment::{EnrollmentState, StopReason};
 use handoff_domain::users::Username;
 use handoff_domain::{
-    ContactId, DraftId, EmailAddress, EnrollmentId, EscalationId, Event, ImportId, InboundEventId,
-    MessageId,
+    ContactId, EmailAddress, EnrollmentId, EscalationId, Event, ImportId, InboundEventId, MessageId,
 };
 use handoff_store::{
-    AuthorKind, CommandContext, Draft, Drafts, Enrollment, Enrollments, Escalation, Escalations,
-    ImportCounts, ImportRecord, Imports, InboundEvents, Message, Messages, NewDraft, NewEscalation,
-    NewImport, NewInboundEvent, NewMessage, Recorded, StoreError, StoreResult,
+    CommandContext, Enrollment, Enrollments, Escalation, Escalations, ImportCounts, ImportRecord,
+    Imports, InboundEvents, Message, Messages, NewEscalation, NewImport, NewInboundEvent,
+    NewMessage, Recorded, StoreError, StoreResult,
 };
 
 use crate::rows::{db_err, from_micros, micros, parse_id};
@@ -23,7 +22,7 @@ fn stop_reason_from(s: &str) -> Option<StopReason> {
     serde_json::from_value(serde_json::Value::String(s.to_string())).ok()
 }
 
-fn opt_micros(v: Option<i64>) -> StoreResult<Option<chrono::DateTime<chrono::Utc>>> {
+pub(crate) fn opt_micros(v: Option<i64>) -> StoreResult<Option<chrono::DateTime<chrono::Utc>>> {
     v.map(from_micros).transpose()
 }
 
@@ -341,115 +340,6 @@ impl Enrollments for SqliteStore {
     }
 }
 
-const DRAFT_COLUMNS: &str = "id, contact_id, enrollment_id, step_index, author_kind, subject, body, grounding, confidence, review_state, policy_version, created_at";
-
-fn read_draft(row: &Row<'_>) -> StoreResult<Draft> {
-    let author: String = row.get(4).map_err(db_err)?;
-    let grounding: String = row.get(7).map_err(db_err)?;
-    let enrollment: Option<String> = row.get(2).map_err(db_err)?;
-    Ok(Draft {
-        id: parse_id(&row.get::<_, String>(0).map_err(db_err)?, "draft id")?,
-        contact_id: parse_id(&row.get::<_, String>(1).map_err(db_err)?, "contact id")?,
-        enrollment_id: enrollment
-            .map(|e| parse_id(&e, "enrollment id"))
-            .transpose()?,
-        step_index: row.get::<_, i64>(3).map_err(db_err)?.max(0) as u32,
-        author: AuthorKind::parse(&author).ok_or_else(|| StoreError::corrupt("draft author"))?,
-        subject: row.get(5).map_err(db_err)?,
-        body: row.get(6).map_err(db_err)?,
-        grounding: serde_json::from_str(&grounding)
-            .map_err(|_| StoreError::corrupt("draft grounding"))?,
-        confidence: row.get(8).map_err(db_err)?,
-        review_state: row.get(9).map_err(db_err)?,
-        policy_version: row.get(10).map_err(db_err)?,
-        created_at: from_micros(row.get(11).map_err(db_err)?)?,
-    })
-}
-
-/// Every draft is written under a policy: refuse one without.
-fn policy_of(ctx: &CommandContext) -> StoreResult<String> {
-    ctx.policy_version
-        .as_ref()
-        .map(|v| v.to_string())
-        .ok_or_else(|| {
-            StoreError::Database("a draft must be recorded under a policy version".into())
-        })
-}
-
-#[async_trait]
-impl Drafts for SqliteStore {
-    async fn create_draft(&self, ctx: &CommandContext, draft: &NewDraft) -> StoreResult<Draft> {
-        let created = Draft {
-            id: DraftId::new(),
-            contact_id: draft.contact_id,
-            enrollment_id: draft.enrollment_id,
-            step_index: draft.step_index,
-            author: draft.author,
-            subject: draft.subject.clone(),
-            body: draft.body.clone(),
-            grounding: draft.grounding.clone(),
-            confidence: draft.confidence,
-            review_state: "pending".into(),
-            policy_version: policy_of(ctx)?,
-            created_at: ctx.now,
-        };
-        self.write(|tx| {
-            tx.execute(
-                "INSERT INTO drafts (id, enrollment_id, contact_id, step_index, author_kind, subject, body, grounding,
-                                     confidence, review_state, policy_version, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12)",
-                params![
-                    created.id.to_string(),
-                    created.enrollment_id.map(|e| e.to_string()),
-                    created.contact_id.to_string(),
-                    created.step_index,
-                    created.author.as_str(),
-                    created.subject,
-                    created.body,
-                    created.grounding.to_string(),
-                    created.confidence,
-                    created.review_state,
-                    created.policy_version,
-                    micros(ctx.now),
-                ],
-            )
-            .map_err(|e| {
-                if e.to_string().contains("FOREIGN KEY") {
-                    StoreError::NotFound {
-                        what: format!("contact {} or its enrolment", created.contact_id),
-                    }
-                } else {
-                    db_err(e)
-                }
-            })?;
-            insert_entry(
-                tx,
-                ctx,
-                &Event::DraftCreated {
-                    draft_id: created.id,
-                    contact_id: created.contact_id,
-                    author: created.author.as_str().to_string(),
-                    step_index: created.step_index,
-                },
-            )?;
-            Ok(())
-        })?;
-        Ok(created)
-    }
-
-    async fn get_draft(&self, id: DraftId) -> StoreResult<Option<Draft>> {
-        let conn = self.reader();
-        conn.query_row(
-            &format!("SELECT {DRAFT_COLUMNS} FROM drafts WHERE id = ?1"),
-            [id.to_string()],
-            |row| Ok(read_draft(row)),
-        )
-        .optional()
-        .map_err(db_err)?
-        .transpose()
-    }
-}
-
 const MESSAGE_COLUMNS: &str = "id, draft_id, contact_id, mailbox, rfc_message_id, in_reply_to, state, scheduled_at, created_at";
 
 fn read_message(row: &Row<'_>) -> StoreResult<Message> {
@@ -630,7 +520,7 @@ fn read_escalation(row: &Row<'_>) -> StoreResult<Escalation> {
 /// Opens an escalation inside the caller's transaction, with its ledger
 /// entry. `context` carries what a kind of escalation needs (e.g. the
 /// sequence a list-building approval is for).
-fn insert_escalation(
+pub(crate) fn insert_escalation(
     tx: &rusqlite::Transaction<'_>,
     ctx: &CommandContext,
     escalation: &NewEscalation,

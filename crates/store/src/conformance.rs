@@ -73,6 +73,30 @@ pub fn checks() -> Vec<(&'static str, Check)> {
         ("queue_concurrent_claims_never_overlap", |s| {
             Box::pin(queue_concurrent_claims_never_overlap(s))
         }),
+        ("evaluations_are_recorded_under_their_policy", |s| {
+            Box::pin(evaluations_are_recorded_under_their_policy(s))
+        }),
+        ("escalate_verdict_opens_one_escalation", |s| {
+            Box::pin(escalate_verdict_opens_one_escalation(s))
+        }),
+        ("reviews_are_recorded_once", |s| {
+            Box::pin(reviews_are_recorded_once(s))
+        }),
+        ("drafts_are_sent_once_and_only_when_allowed", |s| {
+            Box::pin(drafts_are_sent_once_and_only_when_allowed(s))
+        }),
+        ("drafts_list_by_time_and_page_by_id", |s| {
+            Box::pin(drafts_list_by_time_and_page_by_id(s))
+        }),
+        ("draft_history_is_oldest_first", |s| {
+            Box::pin(draft_history_is_oldest_first(s))
+        }),
+        ("graduation_counts_accepted_drafts_per_type", |s| {
+            Box::pin(graduation_counts_accepted_drafts_per_type(s))
+        }),
+        ("demotions_come_from_the_ledger", |s| {
+            Box::pin(demotions_come_from_the_ledger(s))
+        }),
     ]
 }
 
@@ -370,6 +394,48 @@ pub async fn every_write_appends_its_ledger_entry(store: Arc<dyn Store>) {
     let before = ledger_len(s).await;
     assert!(s.requeue_dead(&ctx, claimed[2].id, ctx.now).await.unwrap());
     expect(s, before, &["job_retried"], &pv).await;
+
+    let before = ledger_len(s).await;
+    let draft = s
+        .create_draft(&ctx, &new_draft(contact.id, AuthorKind::Ai, Some("cold")))
+        .await
+        .unwrap();
+    expect(s, before, &["draft_created"], &pv).await;
+
+    let before = ledger_len(s).await;
+    s.record_evaluation(&ctx, draft.id, &escalating(ctx.now, None))
+        .await
+        .unwrap();
+    expect(s, before, &["draft_evaluated", "escalation_opened"], &pv).await;
+
+    let before = ledger_len(s).await;
+    s.record_review(
+        &ctx,
+        draft.id,
+        &review(ReviewDecision::Approved, &user.username),
+    )
+    .await
+    .unwrap();
+    expect(s, before, &["draft_reviewed"], &pv).await;
+
+    let before = ledger_len(s).await;
+    s.mark_draft_sent(&ctx, draft.id, ctx.now).await.unwrap();
+    expect(s, before, &["draft_sent"], &pv).await;
+
+    let before = ledger_len(s).await;
+    s.record_demotion(
+        &ctx,
+        &NewDemotion {
+            sequence_type: "cold".into(),
+            from: "auto".into(),
+            to: "approval".into(),
+            acceptance: 0.5,
+            drafts: 30,
+        },
+    )
+    .await
+    .unwrap();
+    expect(s, before, &["send_authority_demoted"], &pv).await;
 }
 
 /// A write that fails changes nothing and appends nothing.
@@ -1114,6 +1180,7 @@ pub async fn workflow_records_append_and_read_back(store: Arc<dyn Store>) {
                 body: "Hi Ada, ...".into(),
                 grounding: json!([{"item": "pp-spreadsheet-close"}]),
                 confidence: Some(0.82),
+                sequence_type: Some("cold".into()),
             },
         )
         .await
@@ -1135,6 +1202,7 @@ pub async fn workflow_records_append_and_read_back(store: Arc<dyn Store>) {
                 body: String::new(),
                 grounding: json!([]),
                 confidence: None,
+                sequence_type: None,
             },
         )
         .await
@@ -1755,4 +1823,1079 @@ pub async fn approvals_gate_enrolment(store: Arc<dyn Store>) {
     assert_appended(s, before, &["enrollment_rejected", "escalation_resolved"]).await;
     assert!(s.pending_approvals(None).await.unwrap().is_empty());
     assert!(s.list_enrollments(cfo.id).await.unwrap().is_empty());
+}
+
+// ── Drafts: evaluations, reviews, sends, replays and graduation ──────────
+
+/// A policy version that differs from the default playbook's only in its
+/// QA sample rate.
+fn policy_version(qa_sample_rate: &str) -> handoff_domain::playbook::PolicyVersion {
+    use handoff_domain::playbook::{DEFAULT_PLAYBOOK, parse};
+    let default = "qa_sample_rate = 0.05";
+    assert!(DEFAULT_PLAYBOOK.contains(default));
+    let source = DEFAULT_PLAYBOOK.replace(default, &format!("qa_sample_rate = {qa_sample_rate}"));
+    parse(&source, "handoff.toml").unwrap().policy_version()
+}
+
+/// A contact with an owner who reviews drafts, and the contexts the
+/// drafting stage and the owner act under.
+struct DraftWorld {
+    contact: handoff_domain::ContactId,
+    dana: Username,
+    /// The drafting stage, under the default policy.
+    system: CommandContext,
+    /// Dana, under the same policy.
+    human: CommandContext,
+}
+
+async fn draft_world(s: &dyn Store) -> DraftWorld {
+    let policy = policy_version("0.05");
+    let system = CommandContext::new(Actor::system("drafting"), Some(policy.clone()));
+    let human = CommandContext::new(Actor::human("dana"), Some(policy)).at(system.now);
+    let dana = s
+        .add_user(
+            &system,
+            &NewUser {
+                username: Username::parse("dana").unwrap(),
+                display_name: "Dana".into(),
+                email: None,
+                role: Role::Rep,
+                manager: None,
+            },
+        )
+        .await
+        .unwrap()
+        .username;
+    let contact = s
+        .add_contact(
+            &system,
+            &NewContact {
+                email: email("ada@acme.example"),
+                first_name: "Ada".into(),
+                last_name: "Lovelace".into(),
+                title: "CFO".into(),
+                account_id: None,
+                owner: Some(dana.clone()),
+            },
+        )
+        .await
+        .unwrap()
+        .id;
+    DraftWorld {
+        contact,
+        dana,
+        system,
+        human,
+    }
+}
+
+const SUBJECT: &str = "Month-end close";
+const BODY: &str = "Hi Ada, teams like yours close the books in three days with Northwind. Worth a call on Tuesday?";
+
+fn new_draft(
+    contact: handoff_domain::ContactId,
+    author: AuthorKind,
+    sequence_type: Option<&str>,
+) -> NewDraft {
+    NewDraft {
+        contact_id: contact,
+        enrollment_id: None,
+        step_index: 0,
+        author,
+        subject: SUBJECT.into(),
+        body: BODY.into(),
+        grounding: json!([{"item": "pp-close-in-three-days"}]),
+        confidence: Some(0.9),
+        sequence_type: sequence_type.map(str::to_string),
+    }
+}
+
+fn evaluation(verdict: &str) -> DraftEvaluation {
+    DraftEvaluation {
+        verdict: verdict.into(),
+        rule_ids: vec![],
+        qa_sampled: false,
+        findings: json!([]),
+        evaluation: json!({"verdict": {"kind": verdict}, "findings": [], "qa_sampled": false}),
+        context: json!({
+            "contact": {"seniority": "c_suite", "department": "finance"},
+            "account": {"tier": "good", "industry": "software"},
+            "sequence": {"type": "cold", "step": 0},
+        }),
+        review_state: "pending".into(),
+        review_deadline: None,
+        escalation: None,
+    }
+}
+
+fn with_finding(mut e: DraftEvaluation, rule_id: &str, severity: &str) -> DraftEvaluation {
+    let finding = json!({
+        "rule_id": rule_id,
+        "span": [8, 20],
+        "text": "three days",
+        "severity": severity,
+        "message": "Check this claim",
+    });
+    e.rule_ids.push(rule_id.into());
+    e.findings = json!([finding.clone()]);
+    e.evaluation["findings"] = json!([finding]);
+    e
+}
+
+fn needing_approval(now: chrono::DateTime<Utc>) -> DraftEvaluation {
+    DraftEvaluation {
+        review_deadline: Some(now + Duration::hours(24)),
+        ..with_finding(evaluation("needs_approval"), "pricing-claims", "review")
+    }
+}
+
+fn escalating(now: chrono::DateTime<Utc>, assignee: Option<Username>) -> DraftEvaluation {
+    let mut e = evaluation("escalate");
+    e.rule_ids = vec!["c-suite-recipient".into()];
+    e.review_state = "escalated".into();
+    e.escalation = Some(EscalationRequest {
+        stage: Stage::SendApproval,
+        rule_id: "c-suite-recipient".into(),
+        reason: "C-suite recipient".into(),
+        priority: Priority::High,
+        assignee,
+        due_at: Some(now + Duration::hours(4)),
+    });
+    e
+}
+
+fn review(decision: ReviewDecision, reviewer: &Username) -> DraftReview {
+    DraftReview {
+        decision,
+        reviewer: reviewer.clone(),
+    }
+}
+
+fn edited(subject: &str, body: &str) -> ReviewDecision {
+    ReviewDecision::Edited {
+        final_subject: subject.into(),
+        final_body: body.into(),
+    }
+}
+
+fn refused(err: &StoreError, needle: &str) -> bool {
+    matches!(err, StoreError::Refused { reason } if reason.contains(needle))
+}
+
+/// A draft evaluated twice, under two policy versions: the draft keeps the
+/// last verdict, the ledger keeps both entries exactly as written.
+/// Refusals change nothing.
+pub async fn evaluations_are_recorded_under_their_policy(store: Arc<dyn Store>) {
+    let s = store.as_ref();
+    let w = draft_world(s).await;
+    let v1 = policy_version("0.05");
+    let v2 = policy_version("0.10");
+    assert_ne!(v1, v2);
+    let ctx1 = w.system.clone();
+    let ctx2 = CommandContext::new(Actor::system("drafting"), Some(v2.clone()))
+        .at(ctx1.now + Duration::minutes(5));
+
+    let draft = s
+        .create_draft(&ctx1, &new_draft(w.contact, AuthorKind::Ai, Some("cold")))
+        .await
+        .unwrap();
+    let fresh = s.draft_record(draft.id).await.unwrap().unwrap();
+    assert_eq!(fresh.draft, draft);
+    assert_eq!(fresh.sequence_type.as_deref(), Some("cold"));
+    assert_eq!(
+        (fresh.verdict.as_deref(), &fresh.evaluation, &fresh.context),
+        (None, &None, &None)
+    );
+    assert_eq!(fresh.findings, json!([]));
+
+    let first = needing_approval(ctx1.now);
+    let before = ledger_len(s).await;
+    let recorded = s.record_evaluation(&ctx1, draft.id, &first).await.unwrap();
+    assert_appended(s, before, &["draft_evaluated"]).await;
+    assert_eq!(recorded.draft_id, draft.id);
+    assert_eq!(recorded.policy_version, v1.to_string());
+    assert!(recorded.escalation.is_none());
+    let entry = last_entries(s, 1).await.remove(0);
+    assert_eq!(entry.id, recorded.entry_id);
+    assert_eq!(entry.policy_version.as_deref(), Some(v1.as_str()));
+    assert_eq!(entry.contact_id, Some(w.contact));
+    assert_eq!(entry.actor, Actor::system("drafting"));
+    assert_eq!(
+        entry.event,
+        Event::DraftEvaluated {
+            draft_id: draft.id,
+            contact_id: w.contact,
+            verdict: "needs_approval".into(),
+            rule_ids: vec!["pricing-claims".into()],
+            qa_sampled: false,
+            evaluation: first.evaluation.clone(),
+        },
+        "the whole evaluation is in the ledger"
+    );
+    let stored = s.draft_record(draft.id).await.unwrap().unwrap();
+    assert_eq!(stored.verdict.as_deref(), Some("needs_approval"));
+    assert_eq!(stored.findings, first.findings);
+    assert_eq!(stored.evaluation.as_ref(), Some(&first.evaluation));
+    assert_eq!(stored.context.as_ref(), Some(&first.context));
+    assert_eq!(stored.draft.review_state, "pending");
+    assert_eq!(stored.review_deadline, first.review_deadline);
+    assert_eq!(stored.evaluated_under.as_deref(), Some(v1.as_str()));
+    assert_eq!(stored.evaluated_at, Some(ctx1.now));
+    assert_eq!(
+        stored.draft.policy_version,
+        v1.to_string(),
+        "written under v1"
+    );
+
+    // Evaluated again under another policy: a new entry, the first intact.
+    let second = DraftEvaluation {
+        qa_sampled: true,
+        review_state: "queued".into(),
+        ..evaluation("auto_send")
+    };
+    let before = ledger_len(s).await;
+    let again = s.record_evaluation(&ctx2, draft.id, &second).await.unwrap();
+    assert_appended(s, before, &["draft_evaluated"]).await;
+    assert_eq!(again.policy_version, v2.to_string());
+    let evaluations = s
+        .tail(&LedgerFilter {
+            kind: Some("draft_evaluated".into()),
+            limit: 10,
+            ..LedgerFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(evaluations.len(), 2, "history is never rewritten");
+    assert_eq!(evaluations[0], entry, "the first entry is unchanged");
+    assert_eq!(evaluations[1].policy_version.as_deref(), Some(v2.as_str()));
+    assert!(matches!(
+        &evaluations[1].event,
+        Event::DraftEvaluated { verdict, qa_sampled: true, .. } if verdict == "auto_send"
+    ));
+    let stored = s.draft_record(draft.id).await.unwrap().unwrap();
+    assert_eq!(stored.verdict.as_deref(), Some("auto_send"));
+    assert_eq!(stored.draft.review_state, "queued");
+    assert_eq!(stored.review_deadline, None);
+    assert_eq!(stored.findings, json!([]));
+    assert_eq!(stored.evaluated_under.as_deref(), Some(v2.as_str()));
+    assert_eq!(stored.evaluated_at, Some(ctx2.now));
+    assert_eq!(stored.draft.policy_version, v1.to_string());
+
+    // Refusals leave no trace.
+    let before = ledger_len(s).await;
+    let err = s
+        .record_evaluation(&ctx1, handoff_domain::DraftId::new(), &second)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound { .. }), "{err}");
+    let no_policy = CommandContext::new(Actor::system("drafting"), None);
+    assert!(
+        s.record_evaluation(&no_policy, draft.id, &second)
+            .await
+            .is_err(),
+        "an evaluation needs a policy version"
+    );
+    let approving = DraftEvaluation {
+        review_state: "approved".into(),
+        ..evaluation("auto_send")
+    };
+    let err = s
+        .record_evaluation(&ctx1, draft.id, &approving)
+        .await
+        .unwrap_err();
+    assert!(refused(&err, "only a person's review"), "{err}");
+    let silent = DraftEvaluation {
+        escalation: None,
+        ..escalating(ctx1.now, None)
+    };
+    let err = s
+        .record_evaluation(&ctx1, draft.id, &silent)
+        .await
+        .unwrap_err();
+    assert!(refused(&err, "without an escalation"), "{err}");
+    let noisy = DraftEvaluation {
+        escalation: escalating(ctx1.now, None).escalation,
+        ..evaluation("needs_approval")
+    };
+    let err = s
+        .record_evaluation(&ctx1, draft.id, &noisy)
+        .await
+        .unwrap_err();
+    assert!(refused(&err, "with an escalation"), "{err}");
+    assert_eq!(ledger_len(s).await, before);
+    assert_eq!(s.draft_record(draft.id).await.unwrap().unwrap(), stored);
+    assert!(s.list_open_escalations(None).await.unwrap().is_empty());
+}
+
+/// An `escalate` verdict opens exactly one escalation for the draft's
+/// contact in the evaluation's transaction: if the escalation cannot be
+/// opened, the evaluation is not recorded either.
+pub async fn escalate_verdict_opens_one_escalation(store: Arc<dyn Store>) {
+    let s = store.as_ref();
+    let w = draft_world(s).await;
+    let ctx = &w.system;
+    let draft = s
+        .create_draft(ctx, &new_draft(w.contact, AuthorKind::Ai, Some("cold")))
+        .await
+        .unwrap();
+    let before = ledger_len(s).await;
+    let recorded = s
+        .record_evaluation(ctx, draft.id, &escalating(ctx.now, Some(w.dana.clone())))
+        .await
+        .unwrap();
+    assert_appended(s, before, &["draft_evaluated", "escalation_opened"]).await;
+    let escalation = recorded.escalation.unwrap();
+    assert_eq!(escalation.contact_id, Some(w.contact));
+    assert_eq!(escalation.stage, Stage::SendApproval);
+    assert_eq!(escalation.rule_id, "c-suite-recipient");
+    assert_eq!(escalation.reason, "C-suite recipient");
+    assert_eq!(escalation.priority, Priority::High);
+    assert_eq!(escalation.assignee.as_ref(), Some(&w.dana));
+    assert_eq!(escalation.due_at, Some(ctx.now + Duration::hours(4)));
+    let entries = last_entries(s, 2).await;
+    assert_eq!(entries[0].id, recorded.entry_id);
+    assert!(matches!(
+        &entries[1].event,
+        Event::EscalationOpened { escalation_id, contact_id: Some(c), .. }
+            if *escalation_id == escalation.id && *c == w.contact
+    ));
+    assert_eq!(
+        s.list_open_escalations(None).await.unwrap(),
+        vec![escalation.clone()],
+        "exactly one escalation"
+    );
+    let stored = s.draft_record(draft.id).await.unwrap().unwrap();
+    assert_eq!(stored.verdict.as_deref(), Some("escalate"));
+    assert_eq!(stored.draft.review_state, "escalated");
+
+    // The escalation fails (no such assignee): the evaluation goes with it.
+    let other = s
+        .create_draft(ctx, &new_draft(w.contact, AuthorKind::Ai, Some("cold")))
+        .await
+        .unwrap();
+    let before = ledger_len(s).await;
+    let err = s
+        .record_evaluation(
+            ctx,
+            other.id,
+            &escalating(ctx.now, Some(Username::parse("ghost").unwrap())),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound { .. }), "{err}");
+    assert_eq!(ledger_len(s).await, before, "nothing was appended");
+    let untouched = s.draft_record(other.id).await.unwrap().unwrap();
+    assert_eq!(untouched.verdict, None, "nor was the verdict stored");
+    assert_eq!(untouched.draft.review_state, "pending");
+    assert_eq!(s.list_open_escalations(None).await.unwrap().len(), 1);
+}
+
+/// A person reviews a draft once: approve keeps the draft's text, edit
+/// stores the new text and its distance, reject ends it. A blocked draft
+/// is never approved as written; a closed window only allows a rejection.
+pub async fn reviews_are_recorded_once(store: Arc<dyn Store>) {
+    let s = store.as_ref();
+    let w = draft_world(s).await;
+    let (sys, human) = (&w.system, w.human.at(w.system.now + Duration::hours(1)));
+    let evaluated = |e: DraftEvaluation| async move {
+        let d = s
+            .create_draft(sys, &new_draft(w.contact, AuthorKind::Ai, Some("cold")))
+            .await
+            .unwrap();
+        s.record_evaluation(sys, d.id, &e).await.unwrap();
+        d
+    };
+
+    // Approved: the final text is the draft's own.
+    let approved = evaluated(needing_approval(sys.now)).await;
+    let before = ledger_len(s).await;
+    let record = s
+        .record_review(
+            &human,
+            approved.id,
+            &review(ReviewDecision::Approved, &w.dana),
+        )
+        .await
+        .unwrap();
+    assert_appended(s, before, &["draft_reviewed"]).await;
+    assert_eq!(record.draft.review_state, "approved");
+    assert_eq!(record.reviewed_by.as_ref(), Some(&w.dana));
+    assert_eq!(record.reviewed_at, Some(human.now));
+    assert_eq!(record.final_subject.as_deref(), Some(SUBJECT));
+    assert_eq!(record.final_body.as_deref(), Some(BODY));
+    assert_eq!(record.edit_distance, Some(0.0));
+    assert_eq!(record.sent_at, None);
+    assert_eq!(s.draft_record(approved.id).await.unwrap().unwrap(), record);
+    let entry = last_entries(s, 1).await.remove(0);
+    assert_eq!(entry.actor, Actor::human("dana"));
+    assert_eq!(
+        entry.event,
+        Event::DraftReviewed {
+            draft_id: approved.id,
+            contact_id: w.contact,
+            decision: "approved".into(),
+            reviewer: "dana".into(),
+            edit_distance: Some(0.0),
+        }
+    );
+
+    // Reviewed once: a second review and a late evaluation are refused.
+    let before = ledger_len(s).await;
+    for decision in [
+        ReviewDecision::Rejected,
+        ReviewDecision::Approved,
+        edited("x", "y"),
+    ] {
+        let err = s
+            .record_review(&human, approved.id, &review(decision, &w.dana))
+            .await
+            .unwrap_err();
+        assert!(refused(&err, "already approved by dana"), "{err}");
+    }
+    let err = s
+        .record_evaluation(sys, approved.id, &evaluation("auto_send"))
+        .await
+        .unwrap_err();
+    assert!(refused(&err, "cannot reopen"), "{err}");
+    assert_eq!(ledger_len(s).await, before);
+    assert_eq!(s.draft_record(approved.id).await.unwrap().unwrap(), record);
+
+    // Edited: the new text and its normalised distance from the draft.
+    let light = evaluated(needing_approval(sys.now)).await;
+    let new_body = BODY.replace("a call on Tuesday", "a chat on Thursday");
+    let record = s
+        .record_review(
+            &human,
+            light.id,
+            &review(edited(SUBJECT, &new_body), &w.dana),
+        )
+        .await
+        .unwrap();
+    let expected = handoff_domain::text::normalized_edit_distance(
+        &format!("{SUBJECT}\n{BODY}"),
+        &format!("{SUBJECT}\n{new_body}"),
+    );
+    assert!(expected > 0.0 && expected < ACCEPTANCE_EDIT_DISTANCE);
+    assert_eq!(record.draft.review_state, "approved");
+    assert_eq!(record.final_body.as_deref(), Some(new_body.as_str()));
+    assert_eq!(record.edit_distance, Some(expected));
+    assert_eq!(
+        (record.draft.subject.as_str(), record.draft.body.as_str()),
+        (SUBJECT, BODY),
+        "the AI's text is kept beside the final text"
+    );
+    assert!(matches!(
+        &last_entries(s, 1).await[0].event,
+        Event::DraftReviewed { decision, edit_distance: Some(d), .. } if decision == "edited" && *d == expected
+    ));
+
+    // Rejected: no final text.
+    let rejected = evaluated(needing_approval(sys.now)).await;
+    let record = s
+        .record_review(
+            &human,
+            rejected.id,
+            &review(ReviewDecision::Rejected, &w.dana),
+        )
+        .await
+        .unwrap();
+    assert_eq!(record.draft.review_state, "rejected");
+    assert_eq!(
+        (
+            record.final_subject,
+            record.final_body,
+            record.edit_distance
+        ),
+        (None, None, None)
+    );
+
+    // Blocked: never approved as written; an edit that changes the text is
+    // how a person fixes it.
+    let blocked_eval = DraftEvaluation {
+        review_state: "blocked".into(),
+        ..with_finding(evaluation("blocked"), "guarantees", "block")
+    };
+    let blocked = evaluated(blocked_eval).await;
+    let before = ledger_len(s).await;
+    let err = s
+        .record_review(
+            &human,
+            blocked.id,
+            &review(ReviewDecision::Approved, &w.dana),
+        )
+        .await
+        .unwrap_err();
+    assert!(refused(&err, "never sent as written"), "{err}");
+    let err = s
+        .record_review(&human, blocked.id, &review(edited(SUBJECT, BODY), &w.dana))
+        .await
+        .unwrap_err();
+    assert!(refused(&err, "an edit must change the text"), "{err}");
+    assert_eq!(ledger_len(s).await, before);
+    let fixed = s
+        .record_review(
+            &human,
+            blocked.id,
+            &review(
+                edited(SUBJECT, "Hi Ada, want to compare notes on month-end?"),
+                &w.dana,
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(fixed.draft.review_state, "approved");
+    assert!(fixed.edit_distance.unwrap() > ACCEPTANCE_EDIT_DISTANCE);
+
+    // After the window closes: expired, only a rejection is recorded.
+    let late = evaluated(needing_approval(sys.now)).await;
+    let after_window = w.human.at(sys.now + Duration::hours(25));
+    let before = ledger_len(s).await;
+    for decision in [ReviewDecision::Approved, edited(SUBJECT, "Hi Ada")] {
+        let err = s
+            .record_review(&after_window, late.id, &review(decision, &w.dana))
+            .await
+            .unwrap_err();
+        assert!(refused(&err, "review window"), "{err}");
+    }
+    assert_eq!(ledger_len(s).await, before);
+    s.record_review(
+        &after_window,
+        late.id,
+        &review(ReviewDecision::Rejected, &w.dana),
+    )
+    .await
+    .unwrap();
+    assert_appended(s, before, &["draft_reviewed"]).await;
+
+    // Unknown reviewer or draft.
+    let pending = evaluated(needing_approval(sys.now)).await;
+    let before = ledger_len(s).await;
+    let err = s
+        .record_review(
+            &human,
+            pending.id,
+            &review(ReviewDecision::Approved, &Username::parse("ghost").unwrap()),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound { .. }), "{err}");
+    let err = s
+        .record_review(
+            &human,
+            handoff_domain::DraftId::new(),
+            &review(ReviewDecision::Approved, &w.dana),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound { .. }), "{err}");
+    assert_eq!(ledger_len(s).await, before);
+    let untouched = s.draft_record(pending.id).await.unwrap().unwrap();
+    assert_eq!((untouched.reviewed_by, untouched.reviewed_at), (None, None));
+}
+
+/// A draft is sent once, with its final text, and only when its verdict
+/// and review allow it.
+pub async fn drafts_are_sent_once_and_only_when_allowed(store: Arc<dyn Store>) {
+    let s = store.as_ref();
+    let w = draft_world(s).await;
+    let sys = &w.system;
+    let human = w.human.at(sys.now + Duration::hours(1));
+    let evaluated = |e: DraftEvaluation| async move {
+        let d = s
+            .create_draft(sys, &new_draft(w.contact, AuthorKind::Ai, Some("cold")))
+            .await
+            .unwrap();
+        s.record_evaluation(sys, d.id, &e).await.unwrap();
+        d
+    };
+    let at = sys.now + Duration::hours(2);
+
+    // Sent automatically: the draft's own text, edit distance 0.
+    let auto = evaluated(evaluation("auto_send")).await;
+    let before = ledger_len(s).await;
+    let record = s.mark_draft_sent(sys, auto.id, at).await.unwrap();
+    assert_appended(s, before, &["draft_sent"]).await;
+    assert_eq!(
+        last_entries(s, 1).await[0].event,
+        Event::DraftSent {
+            draft_id: auto.id,
+            contact_id: w.contact
+        }
+    );
+    assert_eq!(record.sent_at, Some(at));
+    assert_eq!(record.final_subject.as_deref(), Some(SUBJECT));
+    assert_eq!(record.final_body.as_deref(), Some(BODY));
+    assert_eq!(record.edit_distance, Some(0.0));
+    assert_eq!(s.draft_record(auto.id).await.unwrap().unwrap(), record);
+
+    // Once: a second send, a review or an evaluation afterwards are refused.
+    let before = ledger_len(s).await;
+    let err = s.mark_draft_sent(sys, auto.id, at).await.unwrap_err();
+    assert!(refused(&err, "a message is sent once"), "{err}");
+    let err = s
+        .record_review(&human, auto.id, &review(ReviewDecision::Rejected, &w.dana))
+        .await
+        .unwrap_err();
+    assert!(refused(&err, "was sent at"), "{err}");
+    let err = s
+        .record_evaluation(sys, auto.id, &needing_approval(sys.now))
+        .await
+        .unwrap_err();
+    assert!(refused(&err, "cannot reopen"), "{err}");
+    assert_eq!(ledger_len(s).await, before);
+
+    // Needs approval: refused until a person approves; sent as edited.
+    let gated = evaluated(needing_approval(sys.now)).await;
+    let err = s.mark_draft_sent(sys, gated.id, at).await.unwrap_err();
+    assert!(refused(&err, "needs a person's approval"), "{err}");
+    let reviewed = s
+        .record_review(
+            &human,
+            gated.id,
+            &review(edited("Closing the books", BODY), &w.dana),
+        )
+        .await
+        .unwrap();
+    let record = s.mark_draft_sent(sys, gated.id, at).await.unwrap();
+    assert_eq!(record.final_subject.as_deref(), Some("Closing the books"));
+    assert_eq!(record.edit_distance, reviewed.edit_distance);
+    assert!(record.edit_distance.unwrap() > 0.0);
+
+    // Escalated and manual drafts need an approval too.
+    for verdict in ["manual", "blocked"] {
+        let d = evaluated(evaluation(verdict)).await;
+        let err = s.mark_draft_sent(sys, d.id, at).await.unwrap_err();
+        assert!(
+            refused(&err, "needs a person's approval"),
+            "{verdict}: {err}"
+        );
+    }
+    let escalated = evaluated(escalating(sys.now, None)).await;
+    let err = s.mark_draft_sent(sys, escalated.id, at).await.unwrap_err();
+    assert!(refused(&err, "needs a person's approval"), "{err}");
+
+    // Rejected: never.
+    let rejected = evaluated(needing_approval(sys.now)).await;
+    s.record_review(
+        &human,
+        rejected.id,
+        &review(ReviewDecision::Rejected, &w.dana),
+    )
+    .await
+    .unwrap();
+    let err = s.mark_draft_sent(sys, rejected.id, at).await.unwrap_err();
+    assert!(refused(&err, "never sent"), "{err}");
+
+    // Never evaluated: never.
+    let raw = s
+        .create_draft(sys, &new_draft(w.contact, AuthorKind::Ai, Some("cold")))
+        .await
+        .unwrap();
+    let err = s.mark_draft_sent(sys, raw.id, at).await.unwrap_err();
+    assert!(refused(&err, "no recorded evaluation"), "{err}");
+
+    // Veto window: goes once the window has closed.
+    let veto = evaluated(DraftEvaluation {
+        review_deadline: Some(sys.now + Duration::hours(3)),
+        ..evaluation("veto_window")
+    })
+    .await;
+    let err = s.mark_draft_sent(sys, veto.id, at).await.unwrap_err();
+    assert!(refused(&err, "veto window"), "{err}");
+    let later = sys.now + Duration::hours(4);
+    let record = s.mark_draft_sent(sys, veto.id, later).await.unwrap();
+    assert_eq!(record.sent_at, Some(later));
+
+    let err = s
+        .mark_draft_sent(sys, handoff_domain::DraftId::new(), at)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound { .. }), "{err}");
+    let sent = s
+        .tail(&LedgerFilter {
+            kind: Some("draft_sent".into()),
+            limit: 100,
+            ..LedgerFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(sent.len(), 3, "one entry per send, none for refusals");
+}
+
+/// Drafts page by id (creation order) and filter by creation time, each
+/// with what replays need: sequence type, context, last verdict, sending.
+pub async fn drafts_list_by_time_and_page_by_id(store: Arc<dyn Store>) {
+    let s = store.as_ref();
+    let w = draft_world(s).await;
+    let t0 = w.system.now;
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let ctx = w.system.at(t0 + Duration::minutes(i));
+        let kind = if i % 2 == 0 { "cold" } else { "post_meeting" };
+        let d = s
+            .create_draft(&ctx, &new_draft(w.contact, AuthorKind::Ai, Some(kind)))
+            .await
+            .unwrap();
+        ids.push(d.id);
+    }
+    let e = needing_approval(t0);
+    s.record_evaluation(&w.system, ids[1], &e).await.unwrap();
+    s.record_evaluation(&w.system, ids[3], &evaluation("auto_send"))
+        .await
+        .unwrap();
+    s.mark_draft_sent(&w.system, ids[3], t0 + Duration::hours(1))
+        .await
+        .unwrap();
+
+    let all = s.list_drafts(None, None, 100).await.unwrap();
+    assert_eq!(all.iter().map(|r| r.draft.id).collect::<Vec<_>>(), ids);
+    for record in &all {
+        assert_eq!(
+            s.draft_record(record.draft.id).await.unwrap().as_ref(),
+            Some(record)
+        );
+    }
+    assert_eq!(all[0].sequence_type.as_deref(), Some("cold"));
+    assert_eq!(all[1].sequence_type.as_deref(), Some("post_meeting"));
+    assert_eq!(all[1].verdict.as_deref(), Some("needs_approval"));
+    assert_eq!(all[1].context.as_ref(), Some(&e.context));
+    assert_eq!(all[1].evaluation.as_ref(), Some(&e.evaluation));
+    assert_eq!(all[1].sent_at, None);
+    assert_eq!(all[3].verdict.as_deref(), Some("auto_send"));
+    assert_eq!(all[3].sent_at, Some(t0 + Duration::hours(1)));
+    assert_eq!(all[0].verdict, None);
+
+    let mut paged = Vec::new();
+    let mut after = None;
+    loop {
+        let page = s.list_drafts(None, after, 2).await.unwrap();
+        if page.is_empty() {
+            break;
+        }
+        assert!(page.len() <= 2);
+        after = page.last().map(|r| r.draft.id);
+        paged.extend(page.into_iter().map(|r| r.draft.id));
+    }
+    assert_eq!(paged, ids, "pages cover every draft once, in order");
+
+    let since = s
+        .list_drafts(Some(t0 + Duration::minutes(2)), None, 100)
+        .await
+        .unwrap();
+    assert_eq!(
+        since.iter().map(|r| r.draft.id).collect::<Vec<_>>(),
+        ids[2..].to_vec()
+    );
+    let since_and_after = s
+        .list_drafts(Some(t0 + Duration::minutes(2)), Some(ids[3]), 100)
+        .await
+        .unwrap();
+    assert_eq!(since_and_after.len(), 1);
+    assert!(
+        s.list_drafts(Some(t0 + Duration::days(1)), None, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// A draft's history: every entry about it and the escalation opened for
+/// it, oldest first, and nothing about its neighbours.
+pub async fn draft_history_is_oldest_first(store: Arc<dyn Store>) {
+    let s = store.as_ref();
+    let w = draft_world(s).await;
+    let sys = &w.system;
+    let v2 = CommandContext::new(Actor::system("drafting"), Some(policy_version("0.10")))
+        .at(sys.now + Duration::minutes(1));
+    let draft = s
+        .create_draft(sys, &new_draft(w.contact, AuthorKind::Ai, Some("cold")))
+        .await
+        .unwrap();
+    // A neighbour for the same contact, with its own escalation.
+    let neighbour = s
+        .create_draft(sys, &new_draft(w.contact, AuthorKind::Ai, Some("cold")))
+        .await
+        .unwrap();
+    s.record_evaluation(sys, neighbour.id, &escalating(sys.now, None))
+        .await
+        .unwrap();
+
+    s.record_evaluation(sys, draft.id, &needing_approval(sys.now))
+        .await
+        .unwrap();
+    let escalation = s
+        .record_evaluation(&v2, draft.id, &escalating(v2.now, None))
+        .await
+        .unwrap()
+        .escalation
+        .unwrap();
+    s.resolve_escalation(&w.human, escalation.id, "checked the claim")
+        .await
+        .unwrap();
+    s.record_review(
+        &w.human.at(sys.now + Duration::hours(1)),
+        draft.id,
+        &review(ReviewDecision::Approved, &w.dana),
+    )
+    .await
+    .unwrap();
+    s.mark_draft_sent(sys, draft.id, sys.now + Duration::hours(2))
+        .await
+        .unwrap();
+    s.queue_message(
+        sys,
+        &NewMessage {
+            draft_id: draft.id,
+            contact_id: w.contact,
+            mailbox: email("dana@northwind.example"),
+            rfc_message_id: "<draft-history@northwind.example>".into(),
+            in_reply_to: None,
+            scheduled_at: sys.now + Duration::hours(2),
+        },
+    )
+    .await
+    .unwrap();
+
+    let history = s.draft_history(draft.id).await.unwrap();
+    let kinds: Vec<&str> = history.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "draft_created",
+            "draft_evaluated",
+            "draft_evaluated",
+            "escalation_opened",
+            "escalation_resolved",
+            "draft_reviewed",
+            "draft_sent",
+            "message_queued",
+        ]
+    );
+    assert!(history.windows(2).all(|p| p[0].id < p[1].id));
+    let versions: Vec<Option<&str>> = history
+        .iter()
+        .filter(|e| e.kind == "draft_evaluated")
+        .map(|e| e.policy_version.as_deref())
+        .collect();
+    assert_eq!(
+        versions,
+        [
+            Some(policy_version("0.05").as_str()),
+            Some(v2.policy_version.as_ref().unwrap().as_str())
+        ]
+    );
+    assert!(matches!(
+        &history[3].event,
+        Event::EscalationOpened { escalation_id, .. } if *escalation_id == escalation.id
+    ));
+
+    let theirs = s.draft_history(neighbour.id).await.unwrap();
+    assert_eq!(
+        theirs.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(),
+        ["draft_created", "draft_evaluated", "escalation_opened"]
+    );
+    let err = s
+        .draft_history(handoff_domain::DraftId::new())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound { .. }), "{err}");
+}
+
+/// Per sequence type: machine-written drafts sent, those sent within 0.2
+/// of the AI's text, and those with a `block` finding.
+pub async fn graduation_counts_accepted_drafts_per_type(store: Arc<dyn Store>) {
+    let s = store.as_ref();
+    let w = draft_world(s).await;
+    let sys = &w.system;
+    let human = w.human.at(sys.now + Duration::minutes(30));
+    assert!(s.graduation_stats(None).await.unwrap().is_empty());
+
+    let early = sys.now + Duration::hours(1);
+    let late = sys.now + Duration::hours(3);
+    let send = |author: AuthorKind,
+                kind: Option<&'static str>,
+                e: DraftEvaluation,
+                edit: Option<&'static str>,
+                at: Option<chrono::DateTime<Utc>>| {
+        let human = human.clone();
+        let dana = w.dana.clone();
+        async move {
+            let d = s
+                .create_draft(sys, &new_draft(w.contact, author, kind))
+                .await
+                .unwrap();
+            s.record_evaluation(sys, d.id, &e).await.unwrap();
+            if let Some(body) = edit {
+                s.record_review(&human, d.id, &review(edited(SUBJECT, body), &dana))
+                    .await
+                    .unwrap();
+            }
+            if let Some(at) = at {
+                s.mark_draft_sent(sys, d.id, at).await.unwrap();
+            }
+            s.draft_record(d.id).await.unwrap().unwrap()
+        }
+    };
+    let light = "Hi Ada, teams like yours close the books in three days with Northwind. Worth a chat on Tuesday?";
+    let heavy = "Ada, quick question about month-end: how many days does your close take?";
+    let blocked = DraftEvaluation {
+        review_state: "blocked".into(),
+        ..with_finding(evaluation("blocked"), "guarantees", "block")
+    };
+    let auto = || evaluation("auto_send");
+    let gated = || needing_approval(sys.now);
+
+    // cold: four machine drafts sent, two accepted, one blocked.
+    let as_written = send(AuthorKind::Ai, Some("cold"), auto(), None, Some(early)).await;
+    assert_eq!(as_written.edit_distance, Some(0.0));
+    let touched = send(
+        AuthorKind::Ai,
+        Some("cold"),
+        gated(),
+        Some(light),
+        Some(early),
+    )
+    .await;
+    assert!(touched.edit_distance.unwrap() < ACCEPTANCE_EDIT_DISTANCE);
+    let rewritten = send(
+        AuthorKind::Ai,
+        Some("cold"),
+        gated(),
+        Some(heavy),
+        Some(early),
+    )
+    .await;
+    assert!(rewritten.edit_distance.unwrap() >= ACCEPTANCE_EDIT_DISTANCE);
+    send(
+        AuthorKind::Ai,
+        Some("cold"),
+        blocked,
+        Some(heavy),
+        Some(early),
+    )
+    .await;
+    // Not counted: unsent, written by a person, outside any sequence.
+    send(AuthorKind::Ai, Some("cold"), gated(), None, None).await;
+    send(AuthorKind::Human, Some("cold"), auto(), None, Some(early)).await;
+    send(AuthorKind::Ai, None, auto(), None, Some(early)).await;
+    // post_meeting: one template draft, sent later, with a note finding.
+    let noted = with_finding(auto(), "tone", "note");
+    send(
+        AuthorKind::Template,
+        Some("post_meeting"),
+        noted,
+        None,
+        Some(late),
+    )
+    .await;
+
+    let stats = s.graduation_stats(None).await.unwrap();
+    assert_eq!(
+        stats,
+        vec![
+            SequenceTypeStats {
+                sequence_type: "cold".into(),
+                ai_drafts_sent: 4,
+                accepted: 2,
+                with_block_findings: 1,
+            },
+            SequenceTypeStats {
+                sequence_type: "post_meeting".into(),
+                ai_drafts_sent: 1,
+                accepted: 1,
+                with_block_findings: 0,
+            },
+        ]
+    );
+    assert_eq!(stats[0].acceptance(), Some(0.5));
+    let recent = s
+        .graduation_stats(Some(sys.now + Duration::hours(2)))
+        .await
+        .unwrap();
+    assert_eq!(
+        recent
+            .iter()
+            .map(|t| t.sequence_type.as_str())
+            .collect::<Vec<_>>(),
+        ["post_meeting"],
+        "only drafts sent since then"
+    );
+    assert!(
+        s.graduation_stats(Some(sys.now + Duration::days(1)))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// Demotions live in the ledger alone; the newest one per sequence type is
+/// the one in force.
+pub async fn demotions_come_from_the_ledger(store: Arc<dyn Store>) {
+    let s = store.as_ref();
+    let ctx = CommandContext::new(Actor::system("graduation"), Some(policy_version("0.05")));
+    assert!(s.demotions().await.unwrap().is_empty());
+    let demote = |kind: &str, from: &str, to: &str, acceptance: f64, drafts: u64| NewDemotion {
+        sequence_type: kind.into(),
+        from: from.into(),
+        to: to.into(),
+        acceptance,
+        drafts,
+    };
+
+    let before = ledger_len(s).await;
+    let entry = s
+        .record_demotion(&ctx, &demote("cold", "auto", "approval", 0.55, 40))
+        .await
+        .unwrap();
+    assert_appended(s, before, &["send_authority_demoted"]).await;
+    assert_eq!(last_entries(s, 1).await[0], entry);
+    assert_eq!(
+        entry.policy_version,
+        ctx.policy_version.as_ref().map(|v| v.to_string())
+    );
+    s.record_demotion(&ctx, &demote("post_meeting", "veto", "approval", 0.4, 25))
+        .await
+        .unwrap();
+    let later = ctx.at(ctx.now + Duration::hours(1));
+    let newest = s
+        .record_demotion(&later, &demote("cold", "approval", "manual", 0.3, 50))
+        .await
+        .unwrap();
+
+    let demotions = s.demotions().await.unwrap();
+    assert_eq!(
+        demotions
+            .iter()
+            .map(|d| (d.sequence_type.as_str(), d.to.as_str()))
+            .collect::<Vec<_>>(),
+        [("cold", "manual"), ("post_meeting", "approval")]
+    );
+    assert_eq!(
+        demotions[0],
+        Demotion {
+            sequence_type: "cold".into(),
+            at: later.now,
+            from: "approval".into(),
+            to: "manual".into(),
+            acceptance: 0.3,
+            drafts: 50,
+            policy_version: newest.policy_version.clone(),
+            entry_id: newest.id,
+        }
+    );
+
+    let before = ledger_len(s).await;
+    for bad in [f64::NAN, 1.5, -0.1] {
+        let err = s
+            .record_demotion(&ctx, &demote("cold", "auto", "approval", bad, 10))
+            .await
+            .unwrap_err();
+        assert!(refused(&err, "between 0 and 1"), "{err}");
+    }
+    let err = s
+        .record_demotion(&ctx, &demote(" ", "auto", "approval", 0.5, 10))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Refused { .. }), "{err}");
+    assert_eq!(ledger_len(s).await, before);
 }

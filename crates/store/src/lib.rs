@@ -212,12 +212,75 @@ pub trait Enrollments: Send + Sync {
     async fn list_enrollments(&self, contact: ContactId) -> StoreResult<Vec<Enrollment>>;
 }
 
-/// Messages before they are sent.
+/// Messages before they are sent: their evaluations, reviews and sends,
+/// and the acceptance figures graduation reads from them.
 #[async_trait]
 pub trait Drafts: Send + Sync {
     /// Stored under the context's policy version, pending review.
     async fn create_draft(&self, ctx: &CommandContext, draft: &NewDraft) -> StoreResult<Draft>;
     async fn get_draft(&self, id: DraftId) -> StoreResult<Option<Draft>>;
+    /// The draft with its evaluation, review and send.
+    async fn draft_record(&self, id: DraftId) -> StoreResult<Option<DraftRecord>>;
+    /// Stores the policy's verdict on the draft (its last evaluation) and
+    /// appends `draft_evaluated` with the whole evaluation, stamped with
+    /// the context's policy version (required). Earlier evaluations stay in
+    /// the ledger. An `escalate` verdict with an [`EscalationRequest`] opens
+    /// the escalation in the same transaction.
+    ///
+    /// NotFound for an unknown draft; Refused for a draft already reviewed
+    /// or sent (a late evaluation cannot reopen it).
+    async fn record_evaluation(
+        &self,
+        ctx: &CommandContext,
+        draft: DraftId,
+        evaluation: &DraftEvaluation,
+    ) -> StoreResult<RecordedEvaluation>;
+    /// A person approves, rejects or edits the draft, once, before it is
+    /// sent and inside its review window; see
+    /// [`DraftRecord::check_review`] for what is refused.
+    async fn record_review(
+        &self,
+        ctx: &CommandContext,
+        draft: DraftId,
+        review: &DraftReview,
+    ) -> StoreResult<DraftRecord>;
+    /// Records that the draft's text went out at `sent_at`: the final text
+    /// a review set, or the draft's own (edit distance 0). Refused when
+    /// [`DraftRecord::check_send`] says it may not go.
+    async fn mark_draft_sent(
+        &self,
+        ctx: &CommandContext,
+        draft: DraftId,
+        sent_at: DateTime<Utc>,
+    ) -> StoreResult<DraftRecord>;
+    /// Drafts in id (creation) order after `after`, created at or after
+    /// `since`.
+    async fn list_drafts(
+        &self,
+        since: Option<DateTime<Utc>>,
+        after: Option<DraftId>,
+        limit: u32,
+    ) -> StoreResult<Vec<DraftRecord>>;
+    /// Every ledger entry about the draft, oldest first: those whose
+    /// payload names it, and those about escalations opened for it.
+    /// NotFound for an unknown draft.
+    async fn draft_history(&self, draft: DraftId) -> StoreResult<Vec<LedgerEntry>>;
+    /// AI draft acceptance per sequence type, over drafts sent at or after
+    /// `since`, in sequence type order. Drafts without a sequence type are
+    /// left out.
+    async fn graduation_stats(
+        &self,
+        since: Option<DateTime<Utc>>,
+    ) -> StoreResult<Vec<SequenceTypeStats>>;
+    /// Appends `send_authority_demoted`; the ledger is the only record of
+    /// a demotion.
+    async fn record_demotion(
+        &self,
+        ctx: &CommandContext,
+        demotion: &NewDemotion,
+    ) -> StoreResult<LedgerEntry>;
+    /// The newest demotion of each sequence type, in sequence type order.
+    async fn demotions(&self) -> StoreResult<Vec<Demotion>>;
 }
 
 /// Outbound emails.

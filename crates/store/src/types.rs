@@ -2,11 +2,13 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::provenance::Provenance;
+use crate::{StoreError, StoreResult};
 
 use handoff_domain::enrollment::EnrollmentState;
 use handoff_domain::escalation::{Priority, Stage};
 use handoff_domain::jobs::{JobKind, JobState};
 use handoff_domain::playbook::PolicyVersion;
+use handoff_domain::text::normalized_edit_distance;
 use handoff_domain::users::{Role, Username};
 use handoff_domain::verification::Verdict;
 use handoff_domain::{
@@ -324,6 +326,10 @@ pub struct NewDraft {
     /// Content-center item ids and research facts the text stands on.
     pub grounding: serde_json::Value,
     pub confidence: Option<f64>,
+    /// The type of the sequence the draft is for (`cold`, `post_meeting`,
+    /// …) when it was written: send authority and graduation are per type.
+    /// None for a draft outside any sequence.
+    pub sequence_type: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -340,6 +346,443 @@ pub struct Draft {
     pub review_state: String,
     pub policy_version: String,
     pub created_at: DateTime<Utc>,
+}
+
+/// Verdict names the store knows the meaning of when a draft is sent
+/// (the governance evaluator's `verdict.kind`).
+pub mod verdicts {
+    pub const AUTO_SEND: &str = "auto_send";
+    pub const NEEDS_APPROVAL: &str = "needs_approval";
+    pub const VETO_WINDOW: &str = "veto_window";
+    pub const MANUAL: &str = "manual";
+    pub const BLOCKED: &str = "blocked";
+    pub const ESCALATE: &str = "escalate";
+}
+
+/// One run of the governance policy over a draft, as `record_evaluation`
+/// stores it. The JSON values are the evaluator's own; the store keeps them
+/// as they are.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DraftEvaluation {
+    /// `auto_send`, `needs_approval`, `veto_window`, `manual`, `blocked` or
+    /// `escalate`.
+    pub verdict: String,
+    /// Every rule that fired, in the evaluator's order.
+    pub rule_ids: Vec<String>,
+    pub qa_sampled: bool,
+    /// The findings as a JSON array of objects, each with at least
+    /// `rule_id` and `severity` (`block`, `review`, `note`): graduation
+    /// counts drafts with a `block` finding.
+    pub findings: serde_json::Value,
+    /// The whole evaluation, kept in the ledger entry for `policy explain`.
+    pub evaluation: serde_json::Value,
+    /// The facts the draft was judged on (contact, account, sequence), so a
+    /// replay under another policy sees the same ones.
+    pub context: serde_json::Value,
+    /// What the draft waits for now (`pending`, `queued`, `blocked`, …).
+    /// Never `approved` or `rejected`: only a person's review sets those.
+    pub review_state: String,
+    /// When the review (or veto) window closes, if there is one.
+    pub review_deadline: Option<DateTime<Utc>>,
+    /// Set for an `escalate` verdict: an escalation is opened for the
+    /// draft's contact in the same transaction.
+    pub escalation: Option<EscalationRequest>,
+}
+
+/// The escalation an `escalate` verdict opens. The contact is the draft's;
+/// the escalation's context names the draft.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EscalationRequest {
+    pub stage: Stage,
+    pub rule_id: String,
+    pub reason: String,
+    pub priority: Priority,
+    pub assignee: Option<Username>,
+    pub due_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RecordedEvaluation {
+    pub draft_id: DraftId,
+    /// The `draft_evaluated` ledger entry.
+    pub entry_id: LedgerEntryId,
+    /// The policy version stamped on it.
+    pub policy_version: String,
+    /// The escalation opened with it, for an `escalate` verdict.
+    pub escalation: Option<Escalation>,
+}
+
+/// A person's decision on a draft.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReviewDecision {
+    /// Send the draft's own text.
+    Approved,
+    /// Never send it.
+    Rejected,
+    /// Send this text instead (an approval of the edited text).
+    Edited {
+        final_subject: String,
+        final_body: String,
+    },
+}
+
+impl ReviewDecision {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ReviewDecision::Approved => "approved",
+            ReviewDecision::Rejected => "rejected",
+            ReviewDecision::Edited { .. } => "edited",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DraftReview {
+    pub decision: ReviewDecision,
+    /// Must be a known user.
+    pub reviewer: Username,
+}
+
+/// A draft with everything that happened to it since: the last
+/// evaluation, the review and the send. What `policy simulate` replays and
+/// `policy graduation` counts.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DraftRecord {
+    #[serde(flatten)]
+    pub draft: Draft,
+    pub sequence_type: Option<String>,
+    /// The last evaluation's verdict; None until the draft is evaluated.
+    pub verdict: Option<String>,
+    pub findings: serde_json::Value,
+    pub evaluation: Option<serde_json::Value>,
+    /// The facts the last evaluation was made on.
+    pub context: Option<serde_json::Value>,
+    /// The policy version of the last evaluation (the draft's own
+    /// `policy_version` is the one it was written under).
+    pub evaluated_under: Option<String>,
+    pub evaluated_at: Option<DateTime<Utc>>,
+    pub review_deadline: Option<DateTime<Utc>>,
+    pub reviewed_by: Option<Username>,
+    pub reviewed_at: Option<DateTime<Utc>>,
+    /// The text that is (or was) sent, once known.
+    pub final_subject: Option<String>,
+    pub final_body: Option<String>,
+    /// Normalised edit distance from the draft's text to the final text.
+    pub edit_distance: Option<f64>,
+    pub sent_at: Option<DateTime<Utc>>,
+}
+
+/// What a review writes: the state, the final text and its distance.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReviewOutcome {
+    pub review_state: &'static str,
+    pub final_text: Option<(String, String)>,
+    pub edit_distance: Option<f64>,
+}
+
+/// What a send writes: the final text, when the review did not set it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SendOutcome {
+    pub final_subject: String,
+    pub final_body: String,
+    pub edit_distance: f64,
+}
+
+/// The subject and body as one text, for the edit distance.
+fn whole_text(subject: &str, body: &str) -> String {
+    format!("{subject}\n{body}")
+}
+
+fn refused(reason: String) -> StoreError {
+    StoreError::Refused { reason }
+}
+
+/// The rules every backend applies, in its transaction, before it changes
+/// a draft. They live here so both backends refuse the same things with
+/// the same sentences.
+impl DraftRecord {
+    fn refuse_if_decided(&self, what: &str) -> StoreResult<()> {
+        let id = self.draft.id;
+        if let Some(at) = self.sent_at {
+            return Err(refused(format!(
+                "draft {id} was sent at {}: {what}",
+                at.format("%Y-%m-%d %H:%M UTC")
+            )));
+        }
+        if self.reviewed_at.is_some() {
+            return Err(refused(format!(
+                "draft {id} was already {} by {}: {what}",
+                self.draft.review_state,
+                self.reviewed_by
+                    .as_ref()
+                    .map(|u| u.as_str())
+                    .unwrap_or("a reviewer")
+            )));
+        }
+        Ok(())
+    }
+
+    /// A late evaluation never reopens a draft a person decided on or that
+    /// was sent, and an evaluation never approves or rejects.
+    pub fn check_evaluation(&self, evaluation: &DraftEvaluation) -> StoreResult<()> {
+        self.refuse_if_decided("a new evaluation cannot reopen it")?;
+        if matches!(evaluation.review_state.as_str(), "approved" | "rejected") {
+            return Err(refused(format!(
+                "an evaluation cannot set draft {} to `{}`: only a person's review approves or rejects",
+                self.draft.id, evaluation.review_state
+            )));
+        }
+        let escalates = evaluation.verdict == verdicts::ESCALATE;
+        if escalates != evaluation.escalation.is_some() {
+            return Err(refused(format!(
+                "the verdict `{}` came {} an escalation: one is opened exactly when the verdict is `escalate`",
+                evaluation.verdict,
+                if escalates { "without" } else { "with" }
+            )));
+        }
+        Ok(())
+    }
+
+    /// A draft is reviewed once, before it is sent, inside its review
+    /// window.
+    ///
+    /// A `blocked` draft cannot be approved: a content rule marked
+    /// something in its text as never to be sent as written (DESIGN.md
+    /// §4.4). It can be edited: rewriting the claim is how a person fixes
+    /// it, and the edited text is what gets sent. An "edit" that leaves the
+    /// text as it was is an approval in disguise and is refused too. The
+    /// store cannot run the content rules; whoever sends the edited text
+    /// checks it against them first.
+    pub fn check_review(&self, review: &DraftReview, now: DateTime<Utc>) -> StoreResult<()> {
+        let id = self.draft.id;
+        self.refuse_if_decided("a draft is reviewed once")?;
+        let blocked = self.verdict.as_deref() == Some(verdicts::BLOCKED);
+        match &review.decision {
+            ReviewDecision::Rejected => return Ok(()),
+            ReviewDecision::Approved if blocked => {
+                return Err(refused(format!(
+                    "draft {id} is blocked by a content rule and is never sent as written: edit it or reject it"
+                )));
+            }
+            ReviewDecision::Edited {
+                final_subject,
+                final_body,
+            } if blocked
+                && final_subject == &self.draft.subject
+                && final_body == &self.draft.body =>
+            {
+                return Err(refused(format!(
+                    "draft {id} is blocked by a content rule: an edit must change the text"
+                )));
+            }
+            _ => {}
+        }
+        if let Some(deadline) = self.review_deadline.filter(|d| now > *d) {
+            return Err(refused(format!(
+                "the review window of draft {id} closed at {}: it expired and can only be rejected",
+                deadline.format("%Y-%m-%d %H:%M UTC")
+            )));
+        }
+        Ok(())
+    }
+
+    /// The state, final text and edit distance a review leaves. Call after
+    /// [`check_review`](Self::check_review); the distance takes O(n·m) time
+    /// in the length of the texts.
+    pub fn review_outcome(&self, decision: &ReviewDecision) -> ReviewOutcome {
+        match decision {
+            ReviewDecision::Rejected => ReviewOutcome {
+                review_state: "rejected",
+                final_text: None,
+                edit_distance: None,
+            },
+            ReviewDecision::Approved => ReviewOutcome {
+                review_state: "approved",
+                final_text: Some((self.draft.subject.clone(), self.draft.body.clone())),
+                edit_distance: Some(0.0),
+            },
+            ReviewDecision::Edited {
+                final_subject,
+                final_body,
+            } => ReviewOutcome {
+                review_state: "approved",
+                final_text: Some((final_subject.clone(), final_body.clone())),
+                edit_distance: Some(normalized_edit_distance(
+                    &whole_text(&self.draft.subject, &self.draft.body),
+                    &whole_text(final_subject, final_body),
+                )),
+            },
+        }
+    }
+
+    /// Whether the draft may go out at `sent_at`, and with which text.
+    ///
+    /// Sent once; never after a rejection; never without an evaluation.
+    /// `auto_send` goes as written; `veto_window` goes once its window has
+    /// closed unless a person approved it earlier; every other verdict
+    /// (and any verdict this store does not know) needs a recorded approval
+    /// made inside the review window (DESIGN.md §4.1).
+    pub fn check_send(&self, sent_at: DateTime<Utc>) -> StoreResult<SendOutcome> {
+        let id = self.draft.id;
+        if let Some(at) = self.sent_at {
+            return Err(refused(format!(
+                "draft {id} was already sent at {}: a message is sent once",
+                at.format("%Y-%m-%d %H:%M UTC")
+            )));
+        }
+        if self.draft.review_state == "rejected" {
+            return Err(refused(format!(
+                "draft {id} was rejected by {}: it is never sent",
+                self.reviewed_by
+                    .as_ref()
+                    .map(|u| u.as_str())
+                    .unwrap_or("a reviewer")
+            )));
+        }
+        let Some(verdict) = self.verdict.as_deref() else {
+            return Err(refused(format!(
+                "draft {id} has no recorded evaluation: the policy must judge it before it is sent"
+            )));
+        };
+        let approved = self.reviewed_at.is_some() && self.draft.review_state == "approved";
+        let window = |d: DateTime<Utc>| d.format("%Y-%m-%d %H:%M UTC");
+        match verdict {
+            verdicts::AUTO_SEND => {}
+            verdicts::VETO_WINDOW if approved => {}
+            verdicts::VETO_WINDOW => {
+                if let Some(deadline) = self.review_deadline.filter(|d| sent_at < *d) {
+                    return Err(refused(format!(
+                        "draft {id} waits for its veto window to close at {}",
+                        window(deadline)
+                    )));
+                }
+            }
+            _ if !approved => {
+                return Err(refused(format!(
+                    "draft {id} ({verdict}) needs a person's approval before it is sent"
+                )));
+            }
+            _ => {
+                if let (Some(deadline), Some(at)) = (self.review_deadline, self.reviewed_at)
+                    && at > deadline
+                {
+                    return Err(refused(format!(
+                        "draft {id} was approved after its review window closed at {}",
+                        window(deadline)
+                    )));
+                }
+            }
+        }
+        Ok(match (&self.final_subject, &self.final_body) {
+            (Some(subject), Some(body)) => SendOutcome {
+                final_subject: subject.clone(),
+                final_body: body.clone(),
+                edit_distance: self.edit_distance.unwrap_or(0.0),
+            },
+            _ => SendOutcome {
+                final_subject: self.draft.subject.clone(),
+                final_body: self.draft.body.clone(),
+                edit_distance: 0.0,
+            },
+        })
+    }
+}
+
+/// AI draft acceptance for one sequence type, over drafts sent in a period.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SequenceTypeStats {
+    pub sequence_type: String,
+    /// Drafts written by handoff (a model or the template drafter, not a
+    /// person) that were sent.
+    pub ai_drafts_sent: u64,
+    /// Of those, sent within a normalised edit distance of 0.2 of the
+    /// AI's text.
+    pub accepted: u64,
+    /// Of those, drafts whose last evaluation had a `block` finding.
+    pub with_block_findings: u64,
+}
+
+impl SequenceTypeStats {
+    /// The share of drafts a person accepted as written (or nearly), None
+    /// before any was sent.
+    pub fn acceptance(&self) -> Option<f64> {
+        (self.ai_drafts_sent > 0).then(|| self.accepted as f64 / self.ai_drafts_sent as f64)
+    }
+}
+
+/// Edit distances below this count as accepted (DESIGN.md §6).
+pub const ACCEPTANCE_EDIT_DISTANCE: f64 = 0.2;
+
+/// A sequence type losing send authority, for `record_demotion`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewDemotion {
+    pub sequence_type: String,
+    /// The send mode it had (`auto`, `veto`, …) and the one it drops to.
+    pub from: String,
+    pub to: String,
+    pub acceptance: f64,
+    pub drafts: u64,
+}
+
+impl NewDemotion {
+    /// The ledger event, or why it cannot be recorded (a NaN would not
+    /// survive the ledger's JSON).
+    pub fn to_event(&self) -> StoreResult<Event> {
+        if self.sequence_type.trim().is_empty() {
+            return Err(refused("a demotion needs a sequence type".into()));
+        }
+        if !(0.0..=1.0).contains(&self.acceptance) {
+            return Err(refused(format!(
+                "an acceptance rate is between 0 and 1, not {}",
+                self.acceptance
+            )));
+        }
+        Ok(Event::SendAuthorityDemoted {
+            sequence_type: self.sequence_type.clone(),
+            from: self.from.clone(),
+            to: self.to.clone(),
+            acceptance: self.acceptance,
+            drafts: self.drafts,
+        })
+    }
+}
+
+/// The newest demotion of a sequence type, read back from the ledger.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Demotion {
+    pub sequence_type: String,
+    pub at: DateTime<Utc>,
+    pub from: String,
+    pub to: String,
+    pub acceptance: f64,
+    pub drafts: u64,
+    pub policy_version: Option<String>,
+    pub entry_id: LedgerEntryId,
+}
+
+impl Demotion {
+    /// None if the entry is not a demotion.
+    pub fn from_entry(entry: &LedgerEntry) -> Option<Self> {
+        match &entry.event {
+            Event::SendAuthorityDemoted {
+                sequence_type,
+                from,
+                to,
+                acceptance,
+                drafts,
+            } => Some(Demotion {
+                sequence_type: sequence_type.clone(),
+                at: entry.at,
+                from: from.clone(),
+                to: to.clone(),
+                acceptance: *acceptance,
+                drafts: *drafts,
+                policy_version: entry.policy_version.clone(),
+                entry_id: entry.id,
+            }),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
