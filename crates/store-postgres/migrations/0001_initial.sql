@@ -157,6 +157,8 @@ CREATE TABLE events (
 
 -- Intent signals are read per contact.
 CREATE INDEX events_contact ON events (contact_id) WHERE contact_id IS NOT NULL;
+-- Events are listed by the time they were received.
+CREATE INDEX events_received ON events (received_at);
 
 CREATE TABLE escalations (
     id          UUID PRIMARY KEY,

@@ -15,8 +15,8 @@ use handoff_domain::{
 };
 use handoff_store::{
     CommandContext, Enrollment, Enrollments, Escalation, Escalations, ImportCounts, ImportRecord,
-    Imports, InboundEvents, Message, Messages, NewEscalation, NewImport, NewInboundEvent,
-    NewMessage, Recorded, StoreError, StoreResult,
+    Imports, InboundEventRecord, InboundEvents, Message, Messages, NewEscalation, NewImport,
+    NewInboundEvent, NewMessage, Recorded, StoreError, StoreResult,
 };
 
 use crate::rows::{conflict_or, db_err, is_code};
@@ -473,6 +473,46 @@ impl InboundEvents for PostgresStore {
         tx.commit().await.map_err(db_err)?;
         Ok(Recorded::New(id))
     }
+
+    async fn list_events(
+        &self,
+        since: Option<DateTime<Utc>>,
+        after: Option<InboundEventId>,
+        limit: u32,
+    ) -> StoreResult<Vec<InboundEventRecord>> {
+        // Bounds rather than `$1 IS NULL OR ...`, so both stay index
+        // conditions in a generic plan.
+        let rows = sqlx::query(
+            "SELECT * FROM events
+             WHERE id > coalesce($1, '00000000-0000-0000-0000-000000000000'::uuid)
+               AND received_at >= coalesce($2, '-infinity'::timestamptz)
+             ORDER BY id LIMIT $3",
+        )
+        .bind(after.map(|a| a.as_uuid()))
+        .bind(since)
+        .bind(i64::from(limit))
+        .fetch_all(self.pool())
+        .await
+        .map_err(db_err)?;
+        rows.iter().map(read_event).collect()
+    }
+}
+
+fn read_event(row: &PgRow) -> StoreResult<InboundEventRecord> {
+    Ok(InboundEventRecord {
+        id: InboundEventId::from_uuid(row.try_get("id").map_err(db_err)?),
+        provider: row.try_get("provider").map_err(db_err)?,
+        provider_event_id: row.try_get("provider_event_id").map_err(db_err)?,
+        kind: row.try_get("kind").map_err(db_err)?,
+        contact_id: row
+            .try_get::<Option<Uuid>, _>("contact_id")
+            .map_err(db_err)?
+            .map(ContactId::from_uuid),
+        rfc_message_id: row.try_get("rfc_message_id").map_err(db_err)?,
+        occurred_at: row.try_get("occurred_at").map_err(db_err)?,
+        received_at: row.try_get("received_at").map_err(db_err)?,
+        payload: row.try_get("payload").map_err(db_err)?,
+    })
 }
 
 fn read_escalation(row: &PgRow) -> StoreResult<Escalation> {

@@ -2,6 +2,7 @@
 //! SQLite. Each write appends its ledger entry in the same transaction.
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, Row, params};
 
 use handoff_domain::enrollment::{EnrollmentState, StopReason};
@@ -11,8 +12,8 @@ use handoff_domain::{
 };
 use handoff_store::{
     CommandContext, Enrollment, Enrollments, Escalation, Escalations, ImportCounts, ImportRecord,
-    Imports, InboundEvents, Message, Messages, NewEscalation, NewImport, NewInboundEvent,
-    NewMessage, Recorded, StoreError, StoreResult,
+    Imports, InboundEventRecord, InboundEvents, Message, Messages, NewEscalation, NewImport,
+    NewInboundEvent, NewMessage, Recorded, StoreError, StoreResult,
 };
 
 use crate::rows::{db_err, from_micros, micros, parse_id};
@@ -486,6 +487,55 @@ impl InboundEvents for SqliteStore {
             Ok(Recorded::New(id))
         })
     }
+
+    async fn list_events(
+        &self,
+        since: Option<DateTime<Utc>>,
+        after: Option<InboundEventId>,
+        limit: u32,
+    ) -> StoreResult<Vec<InboundEventRecord>> {
+        let conn = self.reader();
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "SELECT {EVENT_COLUMNS} FROM events
+                 WHERE id > coalesce(?1, '') AND received_at >= coalesce(?2, -9223372036854775808)
+                 ORDER BY id LIMIT ?3"
+            ))
+            .map_err(db_err)?;
+        let mut rows = stmt
+            .query(params![
+                after.map(|a| a.to_string()),
+                since.map(micros),
+                limit
+            ])
+            .map_err(db_err)?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().map_err(db_err)? {
+            out.push(read_event(row)?);
+        }
+        Ok(out)
+    }
+}
+
+const EVENT_COLUMNS: &str = "id, provider, provider_event_id, kind, contact_id, rfc_message_id, occurred_at, received_at, payload";
+
+fn read_event(row: &Row<'_>) -> StoreResult<InboundEventRecord> {
+    let contact: Option<String> = row.get(4).map_err(db_err)?;
+    let payload: String = row.get(8).map_err(db_err)?;
+    Ok(InboundEventRecord {
+        id: parse_id(&row.get::<_, String>(0).map_err(db_err)?, "event id")?,
+        provider: row.get(1).map_err(db_err)?,
+        provider_event_id: row.get(2).map_err(db_err)?,
+        kind: row.get(3).map_err(db_err)?,
+        contact_id: contact
+            .map(|c| parse_id(&c, "event contact id"))
+            .transpose()?,
+        rfc_message_id: row.get(5).map_err(db_err)?,
+        occurred_at: from_micros(row.get(6).map_err(db_err)?)?,
+        received_at: from_micros(row.get(7).map_err(db_err)?)?,
+        payload: serde_json::from_str(&payload)
+            .map_err(|_| StoreError::corrupt("event payload"))?,
+    })
 }
 
 const ESCALATION_COLUMNS: &str = "id, contact_id, stage, rule_id, reason, priority, assignee, due_at, resolution, created_at, resolved_at";

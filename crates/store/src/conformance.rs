@@ -52,6 +52,9 @@ pub fn checks() -> Vec<(&'static str, Check)> {
         ("workflow_records_append_and_read_back", |s| {
             Box::pin(workflow_records_append_and_read_back(s))
         }),
+        ("events_list_oldest_first_and_page", |s| {
+            Box::pin(events_list_oldest_first_and_page(s))
+        }),
         ("import_batches_merge_idempotently", |s| {
             Box::pin(import_batches_merge_idempotently(s))
         }),
@@ -1368,6 +1371,180 @@ pub async fn workflow_records_append_and_read_back(store: Arc<dyn Store>) {
             "{kind} is filed under the contact: {kinds:?}"
         );
     }
+}
+
+/// Recorded events list oldest first, by time and by page; a duplicate
+/// delivery is not listed again, and listing appends nothing.
+pub async fn events_list_oldest_first_and_page(store: Arc<dyn Store>) {
+    let s = store.as_ref();
+    let ctx = CommandContext::new(Actor::system("webhooks"), None);
+    let t0 = ctx.now;
+    let contact = s
+        .add_contact(
+            &ctx,
+            &NewContact {
+                email: email("ada@acme.example"),
+                first_name: "Ada".into(),
+                last_name: "Lovelace".into(),
+                title: "CFO".into(),
+                account_id: None,
+                owner: None,
+            },
+        )
+        .await
+        .unwrap()
+        .id;
+    let event = |provider: &str, id: &str, kind: &str, contact_id, payload| NewInboundEvent {
+        provider: provider.into(),
+        provider_event_id: id.into(),
+        kind: kind.into(),
+        contact_id,
+        rfc_message_id: None,
+        occurred_at: t0 - Duration::hours(1),
+        payload,
+    };
+    let reply = NewInboundEvent {
+        rfc_message_id: Some("<m1@handoff.example>".into()),
+        ..event(
+            "imap",
+            "<reply-1@acme.example>",
+            "reply",
+            Some(contact),
+            json!({"subject": "Re: Month-end close", "text": "Gern, nächste Woche?",
+                   "headers": [["X-Spam", null]], "size": 1234, "flagged": false}),
+        )
+    };
+    let deliveries = [
+        reply.clone(),
+        event(
+            "tracker",
+            "v1",
+            "page_visit",
+            None,
+            json!({"url": "/pricing"}),
+        ),
+        // The same provider event id from another provider is another event.
+        event(
+            "sendgrid",
+            "<reply-1@acme.example>",
+            "open",
+            Some(contact),
+            json!({}),
+        ),
+        event(
+            "sendgrid",
+            "b1",
+            "bounce",
+            Some(contact),
+            json!({"code": 550}),
+        ),
+    ];
+    let mut ids = Vec::new();
+    for (i, delivery) in deliveries.iter().enumerate() {
+        let at = ctx.at(t0 + Duration::minutes(i as i64));
+        let Recorded::New(id) = s.record_event(&at, delivery).await.unwrap() else {
+            panic!("{delivery:?} is new")
+        };
+        ids.push(id);
+        if i == 1 {
+            // A repeat delivery of the reply, later: ignored.
+            let again = s
+                .record_event(&ctx.at(t0 + Duration::minutes(10)), &reply)
+                .await
+                .unwrap();
+            assert_eq!(again, Recorded::Duplicate(ids[0]));
+        }
+    }
+
+    let before = ledger_len(s).await;
+    let all = s.list_events(None, None, 100).await.unwrap();
+    assert_eq!(ledger_len(s).await, before, "listing appends nothing");
+    assert_eq!(
+        all.iter().map(|e| e.id).collect::<Vec<_>>(),
+        ids,
+        "oldest first, the duplicate not listed"
+    );
+    assert_eq!(
+        all[0],
+        InboundEventRecord {
+            id: ids[0],
+            provider: "imap".into(),
+            provider_event_id: "<reply-1@acme.example>".into(),
+            kind: "reply".into(),
+            contact_id: Some(contact),
+            rfc_message_id: Some("<m1@handoff.example>".into()),
+            occurred_at: t0 - Duration::hours(1),
+            received_at: t0,
+            payload: reply.payload.clone(),
+        },
+        "read back as first recorded, payload and all"
+    );
+    for (listed, delivery) in all.iter().zip(&deliveries) {
+        assert_eq!(listed.provider, delivery.provider);
+        assert_eq!(listed.kind, delivery.kind);
+        assert_eq!(listed.contact_id, delivery.contact_id);
+        assert_eq!(listed.payload, delivery.payload);
+    }
+    assert_eq!(all[1].contact_id, None);
+    assert_eq!(all[1].rfc_message_id, None);
+    assert_eq!(all[3].received_at, t0 + Duration::minutes(3));
+
+    let mut paged = Vec::new();
+    let mut after = None;
+    let mut pages = 0;
+    loop {
+        let page = s.list_events(None, after, 3).await.unwrap();
+        if page.is_empty() {
+            break;
+        }
+        pages += 1;
+        assert!(pages <= ids.len(), "paging moves on: {paged:?}");
+        assert!(page.len() <= 3);
+        after = page.last().map(|e| e.id);
+        paged.extend(page.into_iter().map(|e| e.id));
+    }
+    assert_eq!(paged, ids, "pages cover every event once, in order");
+    assert_eq!(pages, 2);
+    assert!(
+        s.list_events(None, Some(ids[3]), 3)
+            .await
+            .unwrap()
+            .is_empty(),
+        "nothing after the last event"
+    );
+    assert_eq!(
+        s.list_events(None, None, 1)
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| e.id)
+            .collect::<Vec<_>>(),
+        ids[..1]
+    );
+
+    let since = |m: i64| Some(t0 + Duration::minutes(m));
+    let ids_of =
+        |events: Vec<InboundEventRecord>| events.into_iter().map(|e| e.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids_of(s.list_events(since(2), None, 100).await.unwrap()),
+        ids[2..],
+        "received at or after `since`"
+    );
+    assert_eq!(
+        ids_of(s.list_events(since(1), Some(ids[1]), 1).await.unwrap()),
+        ids[2..3]
+    );
+    assert_eq!(
+        ids_of(s.list_events(since(2), Some(ids[3]), 100).await.unwrap()),
+        []
+    );
+    assert!(
+        s.list_events(since(10), None, 100)
+            .await
+            .unwrap()
+            .is_empty(),
+        "the duplicate's later delivery does not move the event"
+    );
 }
 
 fn import_row(

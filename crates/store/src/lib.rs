@@ -23,7 +23,8 @@ use handoff_domain::jobs::{JobKind, RetryPolicy};
 use handoff_domain::users::Username;
 use handoff_domain::verification::Verdict;
 use handoff_domain::{
-    ContactId, DraftId, EmailAddress, EscalationId, Event, ImportId, JobId, MessageId,
+    ContactId, DraftId, EmailAddress, EscalationId, Event, ImportId, InboundEventId, JobId,
+    MessageId,
 };
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -304,6 +305,14 @@ pub trait InboundEvents: Send + Sync {
         ctx: &CommandContext,
         event: &NewInboundEvent,
     ) -> StoreResult<Recorded>;
+    /// Recorded events in id order (which is the order they were recorded
+    /// in) after `after`, received at or after `since`.
+    async fn list_events(
+        &self,
+        since: Option<DateTime<Utc>>,
+        after: Option<InboundEventId>,
+        limit: u32,
+    ) -> StoreResult<Vec<InboundEventRecord>>;
 }
 
 /// Tasks for people.

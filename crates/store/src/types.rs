@@ -826,6 +826,22 @@ pub struct NewInboundEvent {
     pub payload: serde_json::Value,
 }
 
+/// An inbound event as it was recorded.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InboundEventRecord {
+    pub id: InboundEventId,
+    pub provider: String,
+    pub provider_event_id: String,
+    pub kind: String,
+    pub contact_id: Option<ContactId>,
+    pub rfc_message_id: Option<String>,
+    pub occurred_at: DateTime<Utc>,
+    /// When handoff recorded it (the recording command's time).
+    pub received_at: DateTime<Utc>,
+    /// As received.
+    pub payload: serde_json::Value,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "outcome", content = "event_id")]
 pub enum Recorded {
