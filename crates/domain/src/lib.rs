@@ -10,6 +10,7 @@ pub mod import;
 pub mod jobs;
 pub mod ledger;
 pub mod playbook;
+pub mod policy;
 pub mod scoring;
 pub mod text;
 pub mod titles;

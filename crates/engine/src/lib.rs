@@ -2,6 +2,7 @@
 //! that run them in the background. Commands take `&dyn Store`: they never
 //! know which database is behind it.
 
+pub mod governance;
 pub mod list_building;
 pub mod workers;
 pub mod workspace;

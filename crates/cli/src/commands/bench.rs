@@ -1,6 +1,7 @@
 //! `handoff bench ledger`: committed ledger appends per second through the
 //! Store, against a bare rusqlite loop doing the same INSERT with the same
 //! pragmas, measured in the same run (machines are noisy; ratios are not).
+//! `bench import` and `bench policy` live in their own files.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -22,6 +23,8 @@ pub enum Cmd {
     Ledger(LedgerCmd),
     /// Import, verify and score a generated Apollo CSV vs DuckDB scoring it in SQL.
     Import(super::bench_import::ImportCmd),
+    /// Governance verdicts per second with the default playbook vs its regexes alone.
+    Policy(super::bench_policy::PolicyCmd),
 }
 
 #[derive(Debug, Args)]
@@ -56,6 +59,7 @@ impl Cmd {
         match self {
             Cmd::Ledger(cmd) => cmd.run().await,
             Cmd::Import(cmd) => cmd.run().await,
+            Cmd::Policy(cmd) => cmd.run().await,
         }
     }
 }

@@ -1,6 +1,7 @@
 pub mod approvals;
 pub mod bench;
 pub mod bench_import;
+pub mod bench_policy;
 pub mod config;
 pub mod contacts;
 pub mod doctor;
@@ -11,6 +12,10 @@ pub mod jobs;
 pub mod ledger;
 pub mod migrate;
 pub mod policy;
+pub mod policy_explain;
+pub mod policy_graduation;
+pub mod policy_simulate;
+pub mod policy_test;
 pub mod quickstart;
 pub mod score;
 pub mod titles;

@@ -4,7 +4,9 @@
 
 mod bad_input;
 mod contacts;
+mod governance;
 mod ledger_invariant;
+mod policy_check;
 mod workers;
 mod workspace;
 

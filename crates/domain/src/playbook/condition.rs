@@ -1,16 +1,19 @@
-//! Conditions: CEL expressions over `contact`, `account`, `draft`, `event`
-//! and `sequence`. Here they are only compiled, to catch syntax mistakes at
-//! `policy check`; evaluation lives with the policy engine.
+//! Conditions: CEL expressions over the context documented in
+//! [`super::context`]. Here they are compiled and type-checked, so that
+//! `policy check` catches mistakes; evaluation lives with the policy engine.
 
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use serde::Serialize;
 
-use super::diagnostic::Issues;
+use super::context::Site;
+use super::diagnostic::{Issues, Level};
 use super::reader::Located;
+use super::typecheck;
 
-/// The source text of a CEL expression that is known to compile.
+/// The source text of a CEL expression that is known to compile and to
+/// read only what its place in the playbook can read.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 #[serde(transparent)]
 pub struct Condition(String);
@@ -27,15 +30,20 @@ impl fmt::Display for Condition {
     }
 }
 
-const CONDITION_HINT: &str = "write a CEL expression over contact, account, draft, event and sequence, \
+const CONDITION_HINT: &str = "write a CEL expression over the context in docs/policy.md, \
 e.g. \"account.employees >= 50 && contact.seniority in ['vp', 'director']\"";
 
-/// Compiles `text` (the value of `key`); a mistake is reported at the place
-/// inside the string where CEL found it, when that place can be known.
+/// Compiles `text` (the value of `key`) and checks it as a condition written
+/// at `site` (`None` when the site could not be read: every variable is
+/// allowed). `sequence_types` are the playbook's, for `sequence.type`.
+/// Mistakes are reported at the place inside the string where they are,
+/// when that place can be known.
 pub(crate) fn compile(
     issues: &mut Issues<'_>,
     text: Located<String>,
     key: &str,
+    site: Option<Site>,
+    sequence_types: &[String],
 ) -> Option<Condition> {
     if text.value.trim().is_empty() {
         issues.error_with_hint(&text.span, format!("`{key}` is empty"), CONDITION_HINT);
@@ -45,7 +53,21 @@ pub(crate) fn compile(
     // must become a diagnostic, not a crash.
     let compiled = catch_unwind(AssertUnwindSafe(|| cel::Program::compile(&text.value)));
     let first_error = match compiled {
-        Ok(Ok(_program)) => return Some(Condition(text.value)),
+        Ok(Ok(program)) => {
+            let problems = typecheck::check_program(&program, &text.value, site, sequence_types);
+            let mut usable = true;
+            for problem in problems {
+                let offset = offset_of_byte(issues.source(), &text, problem.offset);
+                match problem.level {
+                    Level::Error => {
+                        usable = false;
+                        issues.push(offset, problem.message, problem.hint);
+                    }
+                    Level::Warning => issues.warn(offset, problem.message, problem.hint),
+                }
+            }
+            return usable.then_some(Condition(text.value));
+        }
         Ok(Err(errors)) => errors
             .errors
             .first()
@@ -108,6 +130,15 @@ pub(crate) fn offset_in_value(
     content_start
 }
 
+/// File offset of byte `offset` of the string value: exact when the string
+/// is written without escapes, else the start of the string.
+pub(crate) fn offset_of_byte(source: &str, text: &Located<String>, offset: usize) -> usize {
+    match verbatim_content_start(source, text) {
+        Some(start) => start + offset.min(text.value.len()),
+        None => text.span.start,
+    }
+}
+
 /// Where the string's content starts in the file, if the content there is
 /// exactly the decoded value (no escapes, no line-continuations).
 fn verbatim_content_start(source: &str, text: &Located<String>) -> Option<usize> {
@@ -158,7 +189,10 @@ mod tests {
             let source = format!("when = \"{expression}\"");
             let mut issues = Issues::new(&source);
             let text = located(&source, &format!("\"{expression}\""));
-            assert!(compile(&mut issues, text, "when").is_some(), "{expression}");
+            assert!(
+                compile(&mut issues, text, "when", None, &[]).is_some(),
+                "{expression}"
+            );
             assert!(issues.is_empty());
         }
     }
@@ -168,7 +202,7 @@ mod tests {
         let source = "when = \"account.employees >= \"";
         let mut issues = Issues::new(source);
         let text = located(source, "\"account.employees >= \"");
-        assert!(compile(&mut issues, text, "when").is_none());
+        assert!(compile(&mut issues, text, "when", None, &[]).is_none());
         let diagnostics = issues.into_diagnostics("f.toml");
         assert_eq!(diagnostics.len(), 1);
         let diagnostic = &diagnostics.0[0];
@@ -207,7 +241,7 @@ mod tests {
             let source = format!("when = {expression:?}");
             let mut issues = Issues::new(&source);
             let text = Located { value: expression, span: 7..source.len() };
-            let _ = compile(&mut issues, text, "when");
+            let _ = compile(&mut issues, text, "when", None, &[]);
             let _ = issues.into_diagnostics("f.toml");
         }
 
@@ -218,7 +252,7 @@ mod tests {
             let source = format!("when = {expression:?}");
             let mut issues = Issues::new(&source);
             let text = Located { value: expression, span: 7..source.len() };
-            let _ = compile(&mut issues, text, "when");
+            let _ = compile(&mut issues, text, "when", None, &[]);
         }
     }
 }

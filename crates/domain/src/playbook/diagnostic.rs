@@ -9,6 +9,7 @@ use serde::Serialize;
 /// One mistake in a playbook file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Diagnostic {
+    pub level: Level,
     pub file: String,
     /// 1-based.
     pub line: usize,
@@ -19,11 +20,25 @@ pub struct Diagnostic {
     pub hint: Option<String>,
 }
 
+/// An error makes the playbook unusable; a warning points at something
+/// that is almost certainly not what was meant (a rule that never fires)
+/// but leaves the playbook usable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Level {
+    Error,
+    Warning,
+}
+
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let level = match self.level {
+            Level::Error => "",
+            Level::Warning => "warning: ",
+        };
         write!(
             f,
-            "{}:{}:{}: {}",
+            "{}:{}:{}: {level}{}",
             self.file, self.line, self.column, self.message
         )?;
         if let Some(hint) = &self.hint {
@@ -49,6 +64,21 @@ impl Diagnostics {
 
     pub fn iter(&self) -> std::slice::Iter<'_, Diagnostic> {
         self.0.iter()
+    }
+
+    pub fn error_count(&self) -> usize {
+        self.count(Level::Error)
+    }
+
+    pub fn warning_count(&self) -> usize {
+        self.count(Level::Warning)
+    }
+
+    fn count(&self, level: Level) -> usize {
+        self.0
+            .iter()
+            .filter(|diagnostic| diagnostic.level == level)
+            .count()
     }
 }
 
@@ -79,6 +109,7 @@ impl std::error::Error for Diagnostics {}
 /// of the file has been read.
 #[derive(Debug, Clone)]
 pub(crate) struct Issue {
+    pub level: Level,
     pub offset: usize,
     pub message: String,
     pub hint: Option<String>,
@@ -131,6 +162,17 @@ impl<'s> Issues<'s> {
         self.push_kind(IssueKind::Other, offset, message, hint);
     }
 
+    /// Something that does not stop the playbook from being used.
+    pub fn warn(&mut self, offset: usize, message: String, hint: Option<String>) {
+        self.list.push(Issue {
+            level: Level::Warning,
+            offset,
+            message,
+            hint,
+            kind: IssueKind::Other,
+        });
+    }
+
     pub fn push_kind(
         &mut self,
         kind: IssueKind,
@@ -139,6 +181,7 @@ impl<'s> Issues<'s> {
         hint: Option<String>,
     ) {
         self.list.push(Issue {
+            level: Level::Error,
             offset,
             message,
             hint,
@@ -171,8 +214,13 @@ impl<'s> Issues<'s> {
         });
     }
 
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.list.is_empty()
+    }
+
+    pub fn has_errors(&self) -> bool {
+        self.list.iter().any(|issue| issue.level == Level::Error)
     }
 
     /// 1-based line of a byte offset, for messages that refer to another place.
@@ -192,6 +240,7 @@ impl<'s> Issues<'s> {
                 .map(|issue| {
                     let (line, column) = index.line_column(source, issue.offset);
                     Diagnostic {
+                        level: issue.level,
                         file: file_name.to_string(),
                         line,
                         column,

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use super::condition::{self, Condition, offset_in_value};
 use super::content::ContentKind;
+use super::context::Site;
 use super::diagnostic::{Issues, suggestion_hint};
 use super::duration::{Duration, DurationError};
 use super::reader::{Located, TableReader, UniqueIds, check_id};
@@ -165,18 +166,22 @@ pub(crate) struct GovernanceRead {
     pub declared_send_types: Vec<String>,
 }
 
+/// `rule_ids` holds the ICP rules' ids already: content and escalation
+/// rules share their namespace. `sequence_types` are the types the
+/// playbook's sequences have, to check `sequence.type` in conditions.
 pub(crate) fn read_governance(
     issues: &mut Issues<'_>,
     mut table: TableReader<'_, '_>,
+    rule_ids: &mut UniqueIds,
+    sequence_types: &[String],
 ) -> GovernanceRead {
     let mut governance = Governance::default();
     let mut declared_send_types = Vec::new();
 
-    let mut rule_ids = UniqueIds::default();
     for rule in table.tables(issues, "content") {
         governance
             .content_rules
-            .extend(read_content_rule(issues, rule, &mut rule_ids));
+            .extend(read_content_rule(issues, rule, rule_ids, sequence_types));
     }
     if let Some(data_access) = table.table(issues, "data_access") {
         governance.data_access = read_data_access(issues, data_access);
@@ -185,11 +190,13 @@ pub(crate) fn read_governance(
         (governance.send_authority, declared_send_types) =
             read_send_authority(issues, send_authority);
     }
-    let mut escalation_ids = UniqueIds::default();
     for rule in table.tables(issues, "escalate") {
-        governance
-            .escalation_rules
-            .extend(read_escalation_rule(issues, rule, &mut escalation_ids));
+        governance.escalation_rules.extend(read_escalation_rule(
+            issues,
+            rule,
+            rule_ids,
+            sequence_types,
+        ));
     }
     governance.graduation = table
         .table(issues, "graduation")
@@ -205,6 +212,7 @@ fn read_content_rule(
     issues: &mut Issues<'_>,
     mut table: TableReader<'_, '_>,
     ids: &mut UniqueIds,
+    sequence_types: &[String],
 ) -> Option<ContentRule> {
     table.explain_missing(
         "id",
@@ -213,7 +221,7 @@ fn read_content_rule(
     let id = table
         .required_string(issues, "id")
         .and_then(|id| check_id(issues, id, "id"))
-        .filter(|id| ids.claim(issues, id, "the content rules"));
+        .filter(|id| ids.claim(issues, id, super::RULE_ID_NAMESPACE));
     table.explain_missing(
         "severity",
         "choose what a match means: severity = \"block\", \"review\" or \"note\"",
@@ -257,9 +265,15 @@ fn read_content_rule(
             "add patterns = ['regex', …] or phrases = [\"words\", …]",
         );
     }
-    let guard = table
-        .string(issues, "guard")
-        .and_then(|guard| condition::compile(issues, guard, "guard"));
+    let guard = table.string(issues, "guard").and_then(|guard| {
+        condition::compile(
+            issues,
+            guard,
+            "guard",
+            Some(Site::ContentGuard),
+            sequence_types,
+        )
+    });
     let unless_grounded_in = table
         .choice(issues, "unless_grounded_in", &ContentKind::CHOICES)
         .map(|kind| kind.value);
@@ -294,8 +308,25 @@ fn declares_no_matchers(table: &mut TableReader<'_, '_>) -> bool {
 }
 
 /// Compiles a pattern; a mistake points at the column regex complains about.
+/// A pattern that matches empty text matches every draft, so it is refused.
 fn check_pattern(issues: &mut Issues<'_>, pattern: Located<String>) -> Option<String> {
     match regex::Regex::new(&pattern.value) {
+        Ok(regex) if regex.is_match("") => {
+            let offset = offset_in_value(issues.source(), &pattern, 1, 1);
+            issues.push(
+                offset,
+                format!(
+                    "pattern `{}` matches empty text, so it would match every draft",
+                    pattern.value
+                ),
+                Some(
+                    "make something in it required: `+` rather than `*`, no `?` on the whole, \
+                     no empty alternative such as `a|`"
+                        .to_string(),
+                ),
+            );
+            None
+        }
         Ok(_) => Some(pattern.value),
         Err(error) => {
             let (summary, column) = describe_regex_error(&error);
@@ -316,7 +347,7 @@ fn check_pattern(issues: &mut Issues<'_>, pattern: Located<String>) -> Option<St
 
 /// regex's message is a small drawing: the pattern, a caret line, then
 /// "error: …". Returns the last line and the caret's 1-based column.
-fn describe_regex_error(error: &regex::Error) -> (String, isize) {
+pub(crate) fn describe_regex_error(error: &regex::Error) -> (String, isize) {
     let text = error.to_string();
     let lines: Vec<&str> = text.lines().collect();
     let summary = lines
@@ -537,11 +568,12 @@ fn read_escalation_rule(
     issues: &mut Issues<'_>,
     mut table: TableReader<'_, '_>,
     ids: &mut UniqueIds,
+    sequence_types: &[String],
 ) -> Option<EscalationRule> {
     let id = table
         .string(issues, "id")
         .and_then(|id| check_id(issues, id, "id"))
-        .filter(|id| ids.claim(issues, id, "the escalation rules"));
+        .filter(|id| ids.claim(issues, id, super::RULE_ID_NAMESPACE));
     table.explain_missing(
         "stage",
         "name the stage the rule watches, e.g. stage = \"engagement\"",
@@ -551,9 +583,11 @@ fn read_escalation_rule(
         "when",
         "write the condition as CEL, e.g. when = \"event.kind == 'reply'\"",
     );
+    // A stage that could not be read was reported: check the fields only.
+    let site = stage.as_ref().map(|stage| Site::Escalation(stage.value));
     let when = table
         .required_string(issues, "when")
-        .and_then(|when| condition::compile(issues, when, "when"));
+        .and_then(|when| condition::compile(issues, when, "when", site, sequence_types));
     table.explain_missing(
         "reason",
         "say why a person should take over, e.g. reason = \"Positive reply\"; it is shown in their inbox",

@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use super::condition::{self, Condition};
+use super::context::Site;
 use super::diagnostic::Issues;
 use super::reader::{Located, TableReader, UniqueIds, check_id};
 
@@ -58,7 +59,13 @@ pub enum EnrolmentApproval {
     Manual,
 }
 
-pub(crate) fn read_icp(issues: &mut Issues<'_>, mut table: TableReader<'_, '_>) -> Option<Icp> {
+/// `rule_ids` is shared with the content and escalation rules: one id
+/// names one rule in decisions and audit trails.
+pub(crate) fn read_icp(
+    issues: &mut Issues<'_>,
+    mut table: TableReader<'_, '_>,
+    rule_ids: &mut UniqueIds,
+) -> Option<Icp> {
     table.explain_missing(
         "tiers",
         "add the minimum score of each tier: tiers = { excellent = 80, good = 60, fair = 40 }",
@@ -66,10 +73,9 @@ pub(crate) fn read_icp(issues: &mut Issues<'_>, mut table: TableReader<'_, '_>) 
     let tiers = table
         .required_table(issues, "tiers")
         .and_then(|tiers| read_tiers(issues, tiers));
-    let mut ids = UniqueIds::default();
     let mut rules = Some(Vec::new());
     for rule_table in table.tables(issues, "rule") {
-        let rule = read_rule(issues, rule_table, &mut ids);
+        let rule = read_rule(issues, rule_table, rule_ids);
         // Every rule is checked even after a bad one.
         match (rule, rules.as_mut()) {
             (Some(rule), Some(rules)) => rules.push(rule),
@@ -125,10 +131,10 @@ fn read_rule(
     let id = table
         .string(issues, "id")
         .and_then(|id| check_id(issues, id, "id"))
-        .filter(|id| ids.claim(issues, id, "the ICP rules"));
+        .filter(|id| ids.claim(issues, id, super::RULE_ID_NAMESPACE));
     let when = table
         .required_string(issues, "when")
-        .and_then(|when| condition::compile(issues, when, "when"));
+        .and_then(|when| condition::compile(issues, when, "when", Some(Site::IcpRule), &[]));
     let points = table.required_integer(issues, "points");
     table.explain_missing(
         "reason",

@@ -8,9 +8,14 @@
 //! The file reads top to bottom in workflow order: workspace, list building
 //! (ICP), the content center, sequences, governance (content rules, data
 //! access, send authority, escalation, graduation), mailboxes, model.
+//!
+//! Conditions are type-checked against [`context`], the documented CEL
+//! context; [`check`] also returns warnings (rules that can never fire),
+//! which [`parse`] leaves out. `docs/policy.md` documents every key.
 
 mod condition;
 mod content;
+pub mod context;
 mod diagnostic;
 mod duration;
 mod governance;
@@ -19,6 +24,7 @@ mod mailbox;
 mod model;
 mod reader;
 mod sequence;
+mod typecheck;
 mod workspace;
 
 use std::collections::BTreeMap;
@@ -31,7 +37,8 @@ use toml::de::DeTable;
 pub use crate::escalation::{Priority, Stage};
 pub use condition::Condition;
 pub use content::{ContentCenter, ContentItem, ContentKind, ProofPoint};
-pub use diagnostic::{Diagnostic, Diagnostics};
+pub use context::Site;
+pub use diagnostic::{Diagnostic, Diagnostics, Level};
 pub use duration::{Duration, DurationError};
 pub use governance::{
     ContentRule, DataAccess, EscalationRule, Governance, Graduation, SendAuthority, SendMode,
@@ -41,10 +48,15 @@ pub use icp::{EnrolmentApproval, Icp, IcpRule, IcpTiers, ListBuilding, Lookalike
 pub use mailbox::{ClockTime, Mailbox, SecretSource, SendWindow, Smtp, Tls, Weekday};
 pub use model::{Backend, ModelConfig};
 pub use sequence::{OwnerRole, Sequence, Step, StepKind};
+pub use typecheck::{ConditionProblem, check_condition};
 pub use workspace::{DatabaseSection, Workspace};
 
 use diagnostic::{IssueKind, Issues, did_you_mean};
-use reader::TableReader;
+use reader::{TableReader, UniqueIds};
+
+/// ICP, content and escalation rules share one namespace of ids: a decision
+/// names the rules that fired by id alone.
+const RULE_ID_NAMESPACE: &str = "ICP, content and escalation rules";
 
 /// The playbook `handoff init` writes: parses with no diagnostics.
 pub const DEFAULT_PLAYBOOK: &str = include_str!("default_handoff.toml");
@@ -141,8 +153,33 @@ impl Playbook {
     }
 }
 
+/// What `handoff policy check` reports on a playbook.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    /// `None` when a diagnostic is an error.
+    pub playbook: Option<Playbook>,
+    /// Errors and warnings, in file order.
+    pub diagnostics: Diagnostics,
+}
+
 /// Reads and validates a playbook. `file_name` is only used in diagnostics.
+/// Warnings are left out: see [`check`] for them.
 pub fn parse(source: &str, file_name: &str) -> Result<Playbook, Diagnostics> {
+    let checked = check(source, file_name);
+    match checked.playbook {
+        Some(playbook) => Ok(playbook),
+        None => {
+            let mut diagnostics = checked.diagnostics;
+            diagnostics
+                .0
+                .retain(|diagnostic| diagnostic.level == Level::Error);
+            Err(diagnostics)
+        }
+    }
+}
+
+/// Reads and validates a playbook, keeping warnings as well as errors.
+pub fn check(source: &str, file_name: &str) -> Checked {
     let mut issues = Issues::new(source);
     let (document, syntax_errors) = DeTable::parse_recoverable(source);
     for error in &syntax_errors {
@@ -165,9 +202,10 @@ pub fn parse(source: &str, file_name: &str) -> Result<Playbook, Diagnostics> {
         "icp",
         "add [icp] with tiers = { excellent = 80, good = 60, fair = 40 } and [[icp.rule]] blocks",
     );
+    let mut rule_ids = UniqueIds::default();
     let icp = root
         .required_table(&mut issues, "icp")
-        .and_then(|table| icp::read_icp(&mut issues, table));
+        .and_then(|table| icp::read_icp(&mut issues, table, &mut rule_ids));
     root.explain_missing(
         "list_building",
         "add [list_building] with approval = \"automatic\" or \"manual\"",
@@ -182,9 +220,14 @@ pub fn parse(source: &str, file_name: &str) -> Result<Playbook, Diagnostics> {
     let sequences = root
         .table(&mut issues, "sequence")
         .map(|table| sequence::read_sequences(&mut issues, table));
-    let governance = root
-        .table(&mut issues, "governance")
-        .map(|table| governance::read_governance(&mut issues, table));
+    let known_sequence_types: Vec<String> = sequences
+        .iter()
+        .flat_map(|read| &read.type_locations)
+        .map(|(_, sequence_type)| sequence_type.value.clone())
+        .collect();
+    let governance = root.table(&mut issues, "governance").map(|table| {
+        governance::read_governance(&mut issues, table, &mut rule_ids, &known_sequence_types)
+    });
     let mailbox_tables = root.tables(&mut issues, "mailbox");
     let mailboxes = mailbox::read_mailboxes(&mut issues, mailbox_tables);
     let model = root
@@ -202,11 +245,14 @@ pub fn parse(source: &str, file_name: &str) -> Result<Playbook, Diagnostics> {
     check_send_authority_covers_sequences(&mut issues, &sequence_types, &declared_send_types);
     issues.drop_echoes_of_syntax_errors();
 
-    if !issues.is_empty() {
-        return Err(issues.into_diagnostics(file_name));
+    if issues.has_errors() {
+        return Checked {
+            playbook: None,
+            diagnostics: issues.into_diagnostics(file_name),
+        };
     }
-    match (workspace, icp, list_building) {
-        (Some(workspace), Some(icp), Some(list_building)) => Ok(Playbook {
+    let playbook = match (workspace, icp, list_building) {
+        (Some(workspace), Some(icp), Some(list_building)) => Some(Playbook {
             workspace,
             database,
             icp,
@@ -217,15 +263,19 @@ pub fn parse(source: &str, file_name: &str) -> Result<Playbook, Diagnostics> {
             mailboxes,
             model,
         }),
-        // Every path to None above reports an issue; this is a safety net.
+        // Every path to None above reports an error; this is a safety net.
         _ => {
             issues.push(
                 0,
                 "the playbook could not be read".to_string(),
                 Some("this is a bug in handoff; please report it with the file".to_string()),
             );
-            Err(issues.into_diagnostics(file_name))
+            None
         }
+    };
+    Checked {
+        playbook,
+        diagnostics: issues.into_diagnostics(file_name),
     }
 }
 
