@@ -112,6 +112,7 @@
 //! `rule_ids`; `escalate` has `stage`, `rule_id`, `reason` and `priority`.
 
 pub mod cases;
+pub mod data_access;
 mod condition;
 mod content;
 pub mod graduation;
