@@ -113,7 +113,11 @@ mod tests {
         assert_eq!(p.access("contact.first_name"), Access::AiMayUse);
         assert_eq!(p.access("research.funding"), Access::AiMayUse);
         assert_eq!(p.access("research.salary"), Access::Never);
-        assert_eq!(p.access("contact.city"), Access::HumanConfirm, "listed twice");
+        assert_eq!(
+            p.access("contact.city"),
+            Access::HumanConfirm,
+            "listed twice"
+        );
         assert_eq!(p.access("contact.phone"), Access::Never);
     }
 

@@ -112,9 +112,9 @@
 //! `rule_ids`; `escalate` has `stage`, `rule_id`, `reason` and `priority`.
 
 pub mod cases;
-pub mod data_access;
 mod condition;
 mod content;
+pub mod data_access;
 pub mod graduation;
 pub mod replay;
 mod sampling;
