@@ -286,7 +286,20 @@ impl Drafts for PostgresStore {
         let sent_at = to_micros(sent_at);
         let mut tx = self.pool().begin().await.map_err(db_err)?;
         let record = locked(&mut tx, draft).await?;
-        let sent = record.check_send(sent_at)?;
+        // Any escalation for the prospect since the draft was judged
+        // cancels a veto timer (DESIGN.md §2).
+        let escalated: bool = match record.evaluated_at {
+            Some(evaluated_at) => sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM escalations WHERE contact_id = $1 AND created_at > $2)",
+            )
+            .bind(record.draft.contact_id.as_uuid())
+            .bind(evaluated_at)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db_err)?,
+            None => false,
+        };
+        let sent = record.check_send(sent_at, escalated)?;
         sqlx::query(
             "UPDATE drafts SET sent_at = $1, final_subject = $2, final_body = $3, edit_distance = $4, updated_at = $5
              WHERE id = $6",

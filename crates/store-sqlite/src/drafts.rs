@@ -305,7 +305,19 @@ impl Drafts for SqliteStore {
         let sent_at = to_micros(sent_at);
         self.write(|tx| {
             let record = existing(tx, draft)?;
-            let sent = record.check_send(sent_at)?;
+            // Any escalation for the prospect since the draft was judged
+            // cancels a veto timer (DESIGN.md §2).
+            let escalated: bool = tx
+                .query_row(
+                    "SELECT EXISTS (SELECT 1 FROM escalations WHERE contact_id = ?1 AND created_at > ?2)",
+                    params![
+                        record.draft.contact_id.to_string(),
+                        record.evaluated_at.map(micros).unwrap_or(i64::MAX)
+                    ],
+                    |r| r.get(0),
+                )
+                .map_err(db_err)?;
+            let sent = record.check_send(sent_at, escalated)?;
             tx.execute(
                 "UPDATE drafts SET sent_at = ?1, final_subject = ?2, final_body = ?3, edit_distance = ?4, updated_at = ?5
                  WHERE id = ?6",

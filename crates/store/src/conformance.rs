@@ -2683,6 +2683,33 @@ pub async fn drafts_are_sent_once_and_only_when_allowed(store: Arc<dyn Store>) {
     let record = s.mark_draft_sent(sys, veto.id, later).await.unwrap();
     assert_eq!(record.sent_at, Some(later));
 
+    // An escalation for the prospect after the draft was judged cancels
+    // the veto timer: the draft then waits for a person.
+    let cancelled = evaluated(DraftEvaluation {
+        review_deadline: Some(sys.now + Duration::hours(3)),
+        ..evaluation("veto_window")
+    })
+    .await;
+    s.open_escalation(
+        &human,
+        &NewEscalation {
+            contact_id: Some(w.contact),
+            stage: Stage::Engagement,
+            rule_id: "positive-reply".into(),
+            reason: "Positive reply".into(),
+            priority: Priority::Urgent,
+            assignee: None,
+            due_at: None,
+        },
+    )
+    .await
+    .unwrap();
+    let err = s
+        .mark_draft_sent(sys, cancelled.id, later)
+        .await
+        .unwrap_err();
+    assert!(refused(&err, "lost its veto timer"), "{err}");
+
     let err = s
         .mark_draft_sent(sys, handoff_domain::DraftId::new(), at)
         .await

@@ -622,7 +622,9 @@ impl DraftRecord {
     /// closed unless a person approved it earlier; every other verdict
     /// (and any verdict this store does not know) needs a recorded approval
     /// made inside the review window (DESIGN.md §4.1).
-    pub fn check_send(&self, sent_at: DateTime<Utc>) -> StoreResult<SendOutcome> {
+    /// `escalated` says whether an escalation was opened for the draft's
+    /// prospect after the draft was judged: that cancels a veto timer.
+    pub fn check_send(&self, sent_at: DateTime<Utc>, escalated: bool) -> StoreResult<SendOutcome> {
         let id = self.draft.id;
         if let Some(at) = self.sent_at {
             return Err(refused(format!(
@@ -650,6 +652,11 @@ impl DraftRecord {
             verdicts::AUTO_SEND => {}
             verdicts::VETO_WINDOW if approved => {}
             verdicts::VETO_WINDOW => {
+                if escalated {
+                    return Err(refused(format!(
+                        "draft {id} lost its veto timer: an escalation was opened for the prospect after the draft was judged, so a person must approve it"
+                    )));
+                }
                 if let Some(deadline) = self.review_deadline.filter(|d| sent_at < *d) {
                     return Err(refused(format!(
                         "draft {id} waits for its veto window to close at {}",
