@@ -222,6 +222,12 @@ pub enum Event {
         draft_id: DraftId,
         contact_id: ContactId,
     },
+    /// A draft that needed approval was not approved inside its review
+    /// window: it is never sent.
+    DraftExpired {
+        draft_id: DraftId,
+        contact_id: ContactId,
+    },
     /// A sequence type lost send authority because its AI drafts needed too
     /// many edits (graduation in reverse).
     SendAuthorityDemoted {
@@ -348,6 +354,7 @@ impl Event {
             Event::DraftEvaluated { .. } => "draft_evaluated",
             Event::DraftReviewed { .. } => "draft_reviewed",
             Event::DraftSent { .. } => "draft_sent",
+            Event::DraftExpired { .. } => "draft_expired",
             Event::SendAuthorityDemoted { .. } => "send_authority_demoted",
             Event::MessageQueued { .. } => "message_queued",
             Event::InboundEventRecorded { .. } => "inbound_event_recorded",
@@ -411,6 +418,7 @@ impl Event {
             | Event::DraftEvaluated { contact_id, .. }
             | Event::DraftReviewed { contact_id, .. }
             | Event::DraftSent { contact_id, .. }
+            | Event::DraftExpired { contact_id, .. }
             | Event::MessageQueued { contact_id, .. } => Subjects {
                 contact_id: Some(*contact_id),
                 ..Subjects::default()
@@ -542,6 +550,7 @@ impl Event {
                     .unwrap_or_default()
             ),
             Event::DraftSent { .. } => "draft sent".to_string(),
+            Event::DraftExpired { .. } => "draft expired unapproved: it is never sent".to_string(),
             Event::SendAuthorityDemoted {
                 sequence_type,
                 from,
@@ -653,6 +662,10 @@ mod tests {
                 draft_id: DraftId::new(),
                 contact_id: ContactId::new(),
             },
+            Event::DraftExpired {
+                draft_id: DraftId::new(),
+                contact_id: ContactId::new(),
+            },
             Event::SendAuthorityDemoted {
                 sequence_type: "cold".into(),
                 from: "auto".into(),
@@ -699,6 +712,10 @@ mod tests {
                 edit_distance: Some(0.0),
             },
             Event::DraftSent {
+                draft_id,
+                contact_id,
+            },
+            Event::DraftExpired {
                 draft_id,
                 contact_id,
             },

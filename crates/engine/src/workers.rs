@@ -70,6 +70,8 @@ impl Worker {
     pub async fn run_once(&self) -> Result<Worked, StoreError> {
         let ctx = self.ctx();
         self.store.bury_expired(&ctx, ctx.now).await?;
+        // Drafts nobody approved in time are never sent: mark them so.
+        self.store.expire_drafts(&ctx, ctx.now).await?;
         let claimed = self
             .store
             .claim(&ClaimRequest {

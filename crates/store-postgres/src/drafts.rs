@@ -327,6 +327,41 @@ impl Drafts for PostgresStore {
         Ok(updated)
     }
 
+    async fn expire_drafts(
+        &self,
+        ctx: &CommandContext,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<DraftId>> {
+        let mut tx = self.pool().begin().await.map_err(db_err)?;
+        let rows: Vec<(Uuid, Uuid)> = sqlx::query_as(
+            "UPDATE drafts SET review_state = 'expired', updated_at = $2
+             WHERE verdict = 'needs_approval' AND review_state <> 'expired'
+               AND reviewed_at IS NULL AND sent_at IS NULL AND review_deadline < $1
+             RETURNING id, contact_id",
+        )
+        .bind(now)
+        .bind(ctx.now)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        let mut ids = Vec::with_capacity(rows.len());
+        for (draft, contact) in rows {
+            let draft_id = DraftId::from_uuid(draft);
+            insert_entry(
+                &mut tx,
+                ctx,
+                &Event::DraftExpired {
+                    draft_id,
+                    contact_id: ContactId::from_uuid(contact),
+                },
+            )
+            .await?;
+            ids.push(draft_id);
+        }
+        tx.commit().await.map_err(db_err)?;
+        Ok(ids)
+    }
+
     async fn list_drafts(
         &self,
         since: Option<DateTime<Utc>>,

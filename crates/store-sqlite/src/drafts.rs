@@ -343,6 +343,44 @@ impl Drafts for SqliteStore {
         })
     }
 
+    async fn expire_drafts(
+        &self,
+        ctx: &CommandContext,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<DraftId>> {
+        self.write(|tx| {
+            let mut stmt = tx
+                .prepare_cached(
+                    "UPDATE drafts SET review_state = 'expired', updated_at = ?2
+                     WHERE verdict = 'needs_approval' AND review_state <> 'expired'
+                       AND reviewed_at IS NULL AND sent_at IS NULL AND review_deadline < ?1
+                     RETURNING id, contact_id",
+                )
+                .map_err(db_err)?;
+            let expired = stmt
+                .query_map(params![micros(now), micros(ctx.now)], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+                })
+                .map_err(db_err)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(db_err)?;
+            let mut ids = Vec::with_capacity(expired.len());
+            for (draft, contact) in expired {
+                let draft_id: DraftId = parse_id(&draft, "draft id")?;
+                insert_entry(
+                    tx,
+                    ctx,
+                    &Event::DraftExpired {
+                        draft_id,
+                        contact_id: parse_id(&contact, "draft contact id")?,
+                    },
+                )?;
+                ids.push(draft_id);
+            }
+            Ok(ids)
+        })
+    }
+
     async fn list_drafts(
         &self,
         since: Option<DateTime<Utc>>,

@@ -85,6 +85,9 @@ pub fn checks() -> Vec<(&'static str, Check)> {
         ("reviews_are_recorded_once", |s| {
             Box::pin(reviews_are_recorded_once(s))
         }),
+        ("unapproved_drafts_expire_and_are_never_sent", |s| {
+            Box::pin(unapproved_drafts_expire_and_are_never_sent(s))
+        }),
         ("drafts_are_sent_once_and_only_when_allowed", |s| {
             Box::pin(drafts_are_sent_once_and_only_when_allowed(s))
         }),
@@ -2572,6 +2575,74 @@ pub async fn reviews_are_recorded_once(store: Arc<dyn Store>) {
 
 /// A draft is sent once, with its final text, and only when its verdict
 /// and review allow it.
+pub async fn unapproved_drafts_expire_and_are_never_sent(store: Arc<dyn Store>) {
+    let s = store.as_ref();
+    let w = draft_world(s).await;
+    let sys = &w.system;
+    let deadline = sys.now + Duration::hours(24);
+    let mut ids = Vec::new();
+    for verdict in [
+        "needs_approval",
+        "needs_approval",
+        "veto_window",
+        "auto_send",
+    ] {
+        let d = s
+            .create_draft(sys, &new_draft(w.contact, AuthorKind::Ai, Some("cold")))
+            .await
+            .unwrap();
+        s.record_evaluation(
+            sys,
+            d.id,
+            &DraftEvaluation {
+                review_deadline: Some(deadline),
+                ..evaluation(verdict)
+            },
+        )
+        .await
+        .unwrap();
+        ids.push(d.id);
+    }
+    // The second is approved in time; only the first waits unapproved.
+    let human = w.human.at(sys.now + Duration::hours(1));
+    s.record_review(
+        &human,
+        ids[1],
+        &DraftReview {
+            decision: ReviewDecision::Approved,
+            reviewer: Username::parse("dana").unwrap(),
+        },
+    )
+    .await
+    .unwrap();
+
+    let early = sys.at(deadline - Duration::minutes(1));
+    assert!(
+        s.expire_drafts(&early, early.now).await.unwrap().is_empty(),
+        "nothing expires inside its window"
+    );
+    let late = sys.at(deadline + Duration::minutes(1));
+    let before = ledger_len(s).await;
+    assert_eq!(
+        s.expire_drafts(&late, late.now).await.unwrap(),
+        vec![ids[0]]
+    );
+    assert_appended(s, before, &["draft_expired"]).await;
+    assert!(
+        s.expire_drafts(&late, late.now).await.unwrap().is_empty(),
+        "an expired draft expires once"
+    );
+    let record = s.draft_record(ids[0]).await.unwrap().unwrap();
+    assert_eq!(record.draft.review_state, "expired");
+    let err = s
+        .mark_draft_sent(&late, ids[0], late.now)
+        .await
+        .unwrap_err();
+    assert!(refused(&err, "expired without approval"), "{err}");
+    // The one approved in time still goes.
+    s.mark_draft_sent(&late, ids[1], late.now).await.unwrap();
+}
+
 pub async fn drafts_are_sent_once_and_only_when_allowed(store: Arc<dyn Store>) {
     let s = store.as_ref();
     let w = draft_world(s).await;

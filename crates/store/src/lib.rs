@@ -254,6 +254,14 @@ pub trait Drafts: Send + Sync {
         draft: DraftId,
         sent_at: DateTime<Utc>,
     ) -> StoreResult<DraftRecord>;
+    /// Drafts that needed approval and were not approved before their
+    /// review window closed (at `now`) become `expired`, each with a
+    /// `draft_expired` entry: they are never sent. Returns their ids.
+    async fn expire_drafts(
+        &self,
+        ctx: &CommandContext,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<DraftId>>;
     /// Drafts in id (creation) order after `after`, created at or after
     /// `since`.
     async fn list_drafts(

@@ -632,6 +632,11 @@ impl DraftRecord {
                 at.format("%Y-%m-%d %H:%M UTC")
             )));
         }
+        if self.draft.review_state == "expired" {
+            return Err(refused(format!(
+                "draft {id} expired without approval: it is never sent"
+            )));
+        }
         if self.draft.review_state == "rejected" {
             return Err(refused(format!(
                 "draft {id} was rejected by {}: it is never sent",
