@@ -10,7 +10,8 @@ use handoff_domain::policy::cases::parse_cases;
 use handoff_domain::users::Username;
 use handoff_engine::governance::evaluate_and_record;
 use handoff_store::{
-    AuthorKind, CommandContext, Contacts, DraftReview, Drafts, NewDraft, ReviewDecision,
+    AuthorKind, CommandContext, Contacts, DraftReview, Drafts, InboundEvents, NewDraft,
+    NewInboundEvent, ReviewDecision,
 };
 use handoff_store_sqlite::{Durability, SqliteStore};
 
@@ -175,6 +176,33 @@ async fn record_drafts(d: &Path) -> Vec<String> {
         .mark_draft_sent(&dana, second, dana.now)
         .await
         .unwrap();
+
+    // Two things the prospect did: a visit to the pricing page (an
+    // engagement escalation under the default playbook) and an open (none).
+    for (n, kind, payload) in [
+        (
+            "1",
+            "page_visit",
+            serde_json::json!({"url": "https://northwind.example/pricing"}),
+        ),
+        ("2", "open", serde_json::json!({})),
+    ] {
+        store
+            .record_event(
+                &ai,
+                &NewInboundEvent {
+                    provider: "tracker".into(),
+                    provider_event_id: n.into(),
+                    kind: kind.into(),
+                    contact_id: Some(contact.id),
+                    rfc_message_id: None,
+                    occurred_at: ai.now,
+                    payload,
+                },
+            )
+            .await
+            .unwrap();
+    }
     ids
 }
 
@@ -247,6 +275,16 @@ fn simulate_compares_a_stricter_candidate_on_recorded_drafts() {
     let report: serde_json::Value = serde_json::from_str(&out).unwrap();
     let c = &report["comparison"];
     assert_eq!(c["current"]["drafts"], 3, "{c}");
+    assert_eq!(c["current"]["events"], 2, "{c}");
+    assert_eq!(
+        (
+            c["current"]["escalated_events"].as_u64(),
+            c["candidate"]["escalated_events"].as_u64()
+        ),
+        (Some(1), Some(1)),
+        "the pricing-page visit escalates under both: {c}"
+    );
+    assert_eq!(c["events_changed"], 0, "{c}");
     assert_eq!(c["current"]["blocked"], 1, "{c}");
     assert_eq!(c["candidate"]["blocked"], 2, "{c}");
     assert_eq!(c["past_sends_blocked"], 1, "the sent price draft: {c}");
