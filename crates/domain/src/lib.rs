@@ -9,6 +9,7 @@ pub mod ids;
 pub mod import;
 pub mod jobs;
 pub mod ledger;
+mod native_cel;
 pub mod playbook;
 pub mod policy;
 pub mod scoring;
