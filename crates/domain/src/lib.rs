@@ -3,6 +3,7 @@
 //! I/O.
 
 pub mod email;
+pub mod drafting;
 pub mod enrollment;
 pub mod escalation;
 pub mod ids;

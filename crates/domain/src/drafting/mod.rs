@@ -1,0 +1,11 @@
+//! Drafting, the pure part: what a model may be told ([`ModelInput`], the
+//! data-access boundary), how it is told ([`prompt`]), and what it must
+//! answer ([`ModelDraft`]). Backends live in the `ai` crate; none of them
+//! can reach prospect data except through a [`ModelInput`].
+
+mod input;
+mod output;
+pub mod prompt;
+
+pub use input::{ContentRef, ModelInput, SenderBrief, StepBrief};
+pub use output::{ModelDraft, OutputError, SentenceTrace, Usage};
