@@ -3,9 +3,15 @@
 //! answer ([`ModelDraft`]). Backends live in the `ai` crate; none of them
 //! can reach prospect data except through a [`ModelInput`].
 
+pub mod audience;
+pub mod grounding;
 mod input;
 mod output;
 pub mod prompt;
+pub mod research;
 
+pub use audience::{Audience, offer};
+pub use grounding::{Confidence, Grounding, assess, confidence};
 pub use input::{ContentRef, ModelInput, SenderBrief, StepBrief};
 pub use output::{ModelDraft, OutputError, SentenceTrace, Usage};
+pub use research::{AccountFacts, Research, summarize};
