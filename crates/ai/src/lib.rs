@@ -5,6 +5,10 @@
 //! [`ModelInput::build`](handoff_domain::drafting::ModelInput::build) can
 //! make, so no field the playbook forbids can reach a backend.
 
+pub mod template;
+
+pub use template::TemplateDrafter;
+
 use async_trait::async_trait;
 use handoff_domain::drafting::{ModelDraft, ModelInput, OutputError};
 

@@ -408,22 +408,22 @@ fn wrong_types_name_the_expected_type() {
     );
 
     let source = default_with(
-        "personas = [\"data\", \"executive\"]",
-        "personas = \"data\"",
+        "personas = [\"engineering\", \"it\", \"executive\"]",
+        "personas = \"finance\"",
     );
     assert_one(
         &source,
-        "personas = \"data\"",
+        "personas = \"finance\"",
         "`personas` must be a list of strings",
     );
 
     let source = default_with(
-        "personas = [\"data\", \"executive\"]",
-        "personas = [\"data\", 7]",
+        "personas = [\"engineering\", \"it\", \"executive\"]",
+        "personas = [\"finance\", 7]",
     );
     assert_one(
         &source,
-        "personas = [\"data\", 7]",
+        "personas = [\"finance\", 7]",
         "each entry of `personas` must be a string",
     );
 }
@@ -1078,4 +1078,29 @@ proptest! {
             }
         }
     }
+}
+
+#[test]
+fn personas_and_segments_must_be_ones_content_can_be_matched_on() {
+    let source = default_with(
+        "personas = [\"engineering\", \"it\", \"executive\"]",
+        "personas = [\"enginering\", \"it\", \"executive\"]",
+    );
+    let diagnostic = assert_one(
+        &source,
+        "\"enginering\"",
+        "`enginering` is not a persona handoff knows",
+    );
+    assert_eq!(hint(&diagnostic), "did you mean `engineering`?");
+
+    let source = default_with(
+        "segments = [\"employees:200-5000\"]",
+        "segments = [\"employees:5000-200\"]",
+    );
+    let diagnostic = assert_one(
+        &source,
+        "\"employees:5000-200\"",
+        "`employees:5000-200` is not a segment handoff can match",
+    );
+    assert!(hint(&diagnostic).contains("employees:MIN-MAX"));
 }

@@ -20,7 +20,9 @@ pub struct Grounding {
     pub unknown_sources: Vec<String>,
     /// Sentences stating something no offered source backs.
     pub ungrounded_claims: Vec<String>,
-    /// Share of substantive sentences with at least one valid source.
+    /// How much of the draft stands on a source: sentences with one count
+    /// fully, ungrounded claims against it, uncited connecting sentences
+    /// half.
     pub coverage: f64,
 }
 
@@ -41,7 +43,7 @@ pub fn assess(input: &ModelInput, draft: &ModelDraft) -> Grounding {
         ungrounded_claims: Vec::new(),
         coverage: 1.0,
     };
-    let (mut substantive, mut backed) = (0_usize, 0_usize);
+    let (mut weight, mut backed) = (0_usize, 0_usize);
     for sentence in &draft.sentences {
         let mut sources = Vec::new();
         for id in &sentence.sources {
@@ -57,28 +59,31 @@ pub fn assess(input: &ModelInput, draft: &ModelDraft) -> Grounding {
             }
         }
         let text = sentence.text.trim();
-        if is_substantive(text) {
-            substantive += 1;
-            if !sources.is_empty() {
-                backed += 1;
-            }
-        }
         let backing: String = sources
             .iter()
             .filter_map(|id| source_text(id))
             .collect::<Vec<_>>()
             .join(" ");
         let unbacked_number = numbers(text).any(|n| !numbers(&backing).any(|m| m == n));
-        if (sources.is_empty() && states_a_claim(text)) || unbacked_number {
+        let ungrounded = (sources.is_empty() && states_a_claim(text)) || unbacked_number;
+        if ungrounded {
             grounding.ungrounded_claims.push(text.to_string());
+            weight += 2;
+        } else if !sources.is_empty() {
+            backed += 2;
+            weight += 2;
+        } else if is_substantive(text) {
+            // Connecting words ("Following up on my note") claim nothing;
+            // they count half, so a draft of them alone is not grounded.
+            weight += 1;
         }
         grounding.sentences.push(SentenceTrace {
             text: sentence.text.clone(),
             sources,
         });
     }
-    if substantive > 0 {
-        grounding.coverage = backed as f64 / substantive as f64;
+    if weight > 0 {
+        grounding.coverage = backed as f64 / weight as f64;
     }
     grounding
 }

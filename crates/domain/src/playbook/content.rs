@@ -4,7 +4,10 @@
 
 use serde::Serialize;
 
-use super::diagnostic::Issues;
+use crate::drafting::audience::parse_range;
+use crate::titles::{Department, Seniority};
+
+use super::diagnostic::{Issues, suggestion_hint};
 use super::reader::{Located, TableReader, UniqueIds, check_id};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -106,16 +109,18 @@ fn read_common(
         .and_then(|id| check_id(issues, id, "id"))
         .filter(|id| ids.claim(issues, id, "the content center"));
     let text = table.required_text(issues, "text");
-    let mut labels = |key| {
-        table
-            .strings(issues, key)
-            .unwrap_or_default()
-            .into_iter()
-            .map(|label| label.value)
-            .collect()
-    };
-    let personas = labels("personas");
-    let segments = labels("segments");
+    let personas = table
+        .strings(issues, "personas")
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|label| check_persona(issues, label))
+        .collect();
+    let segments = table
+        .strings(issues, "segments")
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|label| check_segment(issues, label))
+        .collect();
     CommonFields {
         id,
         text,
@@ -167,4 +172,48 @@ fn read_proof_point(
         verified,
         source,
     })
+}
+
+/// A persona is a seniority or a department, as titles are normalised.
+fn check_persona(issues: &mut Issues<'_>, label: Located<String>) -> Option<String> {
+    let known: Vec<&str> = Seniority::ALL
+        .iter()
+        .map(Seniority::as_str)
+        .chain(Department::ALL.iter().map(Department::as_str))
+        .collect();
+    if known.contains(&label.value.as_str()) {
+        return Some(label.value);
+    }
+    issues.push(
+        label.span.start,
+        format!("`{}` is not a persona handoff knows", label.value),
+        Some(suggestion_hint(
+            &label.value,
+            &known,
+            "personas are seniorities or departments",
+        )),
+    );
+    None
+}
+
+/// `industry:NAME`, `employees:MIN-MAX`, `employees:MIN+` or `country:CODE`.
+fn check_segment(issues: &mut Issues<'_>, label: Located<String>) -> Option<String> {
+    let ok = match label.value.split_once(':') {
+        Some(("industry" | "country", value)) => !value.trim().is_empty(),
+        Some(("employees", range)) => parse_range(range.trim()).is_some(),
+        _ => false,
+    };
+    if ok {
+        return Some(label.value);
+    }
+    issues.push(
+        label.span.start,
+        format!("`{}` is not a segment handoff can match", label.value),
+        Some(
+            "write industry:NAME, employees:MIN-MAX, employees:MIN+ or country:CODE, \
+             e.g. \"employees:200-5000\""
+                .to_string(),
+        ),
+    );
+    None
 }
