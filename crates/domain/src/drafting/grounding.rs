@@ -255,7 +255,9 @@ mod tests {
                 "Our customers see 40% faster reporting."
             ]
         );
-        assert!((g.coverage - 0.5).abs() < 1e-9, "{}", g.coverage);
+        // One backed sentence (2), two ungrounded claims (2 each), one uncited
+        // connecting sentence (1).
+        assert!((g.coverage - 2.0 / 7.0).abs() < 1e-9, "{}", g.coverage);
         let c = confidence(&input(), &g, None);
         assert!(c.value < 0.5, "{c:?}");
     }
