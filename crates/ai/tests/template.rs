@@ -199,6 +199,7 @@ fn twenty_drafts_are_grounded_varied_and_pass_governance() {
                     confidence: confidence.value,
                     grounding: grounding.cited.clone(),
                     author: AuthorKind::Template,
+                    ungrounded: Vec::new(),
                 },
                 &Context::new(chrono::Utc::now()),
             );

@@ -148,6 +148,14 @@ pub enum Event {
         account_id: AccountId,
         tag: String,
     },
+    /// An account's research summary was built (or rebuilt because the
+    /// data it stands on changed).
+    ResearchBuilt {
+        account_id: AccountId,
+        data_hash: String,
+        built_by: String,
+        facts: usize,
+    },
     /// An address was checked.
     AddressVerified {
         contact_id: ContactId,
@@ -345,6 +353,7 @@ impl Event {
             Event::AddressVerified { .. } => "address_verified",
             Event::ContactScored { .. } => "contact_scored",
             Event::AccountTagged { .. } => "account_tagged",
+            Event::ResearchBuilt { .. } => "research_built",
             Event::RiskyAddressAllowed { .. } => "risky_address_allowed",
             Event::ImportStarted { .. } => "import_started",
             Event::ImportFinished { .. } => "import_finished",
@@ -399,12 +408,12 @@ impl Event {
                 account_id: *account_id,
                 ..Subjects::default()
             },
-            Event::AccountUpdated { account_id, .. } | Event::AccountTagged { account_id, .. } => {
-                Subjects {
-                    account_id: Some(*account_id),
-                    ..Subjects::default()
-                }
-            }
+            Event::AccountUpdated { account_id, .. }
+            | Event::AccountTagged { account_id, .. }
+            | Event::ResearchBuilt { account_id, .. } => Subjects {
+                account_id: Some(*account_id),
+                ..Subjects::default()
+            },
             Event::ContactMerged { contact_id, .. }
             | Event::JobChanged { contact_id, .. }
             | Event::AddressVerified { contact_id, .. }
@@ -500,6 +509,9 @@ impl Event {
                 ..
             } => format!("scored {score} ({tier}): {}", reasons.join("; ")),
             Event::AccountTagged { tag, .. } => format!("account tagged `{tag}`"),
+            Event::ResearchBuilt {
+                built_by, facts, ..
+            } => format!("account research built by {built_by} ({facts} facts)"),
             Event::RiskyAddressAllowed {
                 sequence, verdict, ..
             } => format!("risky address ({verdict}) allowed into {sequence} by a person"),

@@ -97,6 +97,7 @@ fn draft(sequence_type: &str, body: &str) -> DraftInput {
         confidence: 0.9,
         grounding: vec!["vp-faster-reporting".to_string()],
         author: AuthorKind::Ai,
+        ungrounded: Vec::new(),
     }
 }
 
@@ -1077,6 +1078,7 @@ fn input() -> impl Strategy<Value = DraftInput> {
                 confidence,
                 grounding: grounding.into_iter().map(str::to_string).collect(),
                 author,
+                ungrounded: Vec::new(),
             },
         )
 }

@@ -116,6 +116,21 @@ pub fn context_from_json(value: &Value, fallback_now: DateTime<Utc>) -> Context 
     context
 }
 
+/// The sentences the drafting stage found to state a claim nothing backs.
+fn ungrounded_claims(grounding: &Value) -> Vec<String> {
+    grounding
+        .get("ungrounded_claims")
+        .and_then(Value::as_array)
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 // ── Drafts ───────────────────────────────────────────────────────────────
 
 fn author_of(author: StoredAuthor) -> AuthorKind {
@@ -126,10 +141,13 @@ fn author_of(author: StoredAuthor) -> AuthorKind {
     }
 }
 
-/// The content-center ids a draft's grounding trace cites: plain ids, or
-/// objects with an `id`.
+/// The ids a draft's grounding trace cites: a drafted trace
+/// ([`handoff_domain::drafting::Grounding`], whose `cited` lists them), or
+/// a plain list of ids or objects with an `id`.
 fn cited_ids(grounding: &Value) -> Vec<String> {
     grounding
+        .get("cited")
+        .unwrap_or(grounding)
         .as_array()
         .map(|items| {
             items
@@ -154,6 +172,7 @@ pub fn draft_input(record: &DraftRecord) -> DraftInput {
         confidence: d.confidence.unwrap_or(1.0),
         grounding: cited_ids(&d.grounding),
         author: author_of(d.author),
+        ungrounded: ungrounded_claims(&d.grounding),
     }
 }
 

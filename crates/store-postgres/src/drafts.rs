@@ -17,7 +17,7 @@ use handoff_store::{
     RecordedEvaluation, SequenceTypeStats, StoreError, StoreResult, to_micros,
 };
 
-use crate::rows::{db_err, read_ledger_entry};
+use crate::rows::{db_err, is_code, read_ledger_entry};
 use crate::workflow::{fk_or, insert_escalation};
 use crate::{PostgresStore, insert_entry};
 
@@ -42,6 +42,8 @@ fn read_record(row: &PgRow) -> StoreResult<DraftRecord> {
         review_state: row.try_get("review_state").map_err(db_err)?,
         policy_version: row.try_get("policy_version").map_err(db_err)?,
         created_at: row.try_get("created_at").map_err(db_err)?,
+        step_kind: row.try_get("step_kind").map_err(db_err)?,
+        drafter: row.try_get("drafter").map_err(db_err)?,
     };
     Ok(DraftRecord {
         draft,
@@ -113,12 +115,15 @@ impl Drafts for PostgresStore {
             review_state: "pending".into(),
             policy_version: policy_of(ctx)?,
             created_at: ctx.now,
+            step_kind: draft.step_kind.clone(),
+            drafter: draft.drafter.clone(),
         };
         let mut tx = self.pool().begin().await.map_err(db_err)?;
         sqlx::query(
             "INSERT INTO drafts (id, enrollment_id, contact_id, step_index, author_kind, subject, body, grounding,
-                                 confidence, review_state, policy_version, sequence_type, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)",
+                                 confidence, review_state, policy_version, sequence_type, created_at, updated_at,
+                                 step_kind, drafter)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14, $15)",
         )
         .bind(created.id.as_uuid())
         .bind(created.enrollment_id.map(|e| e.as_uuid()))
@@ -133,9 +138,22 @@ impl Drafts for PostgresStore {
         .bind(&created.policy_version)
         .bind(&draft.sequence_type)
         .bind(ctx.now)
+        .bind(&created.step_kind)
+        .bind(&created.drafter)
         .execute(&mut *tx)
         .await
-        .map_err(|e| fk_or(e, || format!("contact {} or its enrolment", created.contact_id)))?;
+        .map_err(|e| {
+            if is_code(&e, "23505") {
+                StoreError::Conflict {
+                    what: format!(
+                        "step {} of this enrolment already has a draft",
+                        created.step_index + 1
+                    ),
+                }
+            } else {
+                fk_or(e, || format!("contact {} or its enrolment", created.contact_id))
+            }
+        })?;
         insert_entry(
             &mut tx,
             ctx,

@@ -6,6 +6,7 @@ mod drafts;
 mod import;
 mod jobs;
 mod prospects;
+mod research;
 mod rows;
 mod workflow;
 
@@ -26,8 +27,14 @@ use handoff_store::{
 use rows::{db_err, read_contact, read_ledger_entry, read_user};
 
 /// (version, name, SQL). Append only: never edit a released migration.
-const MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "initial", include_str!("../migrations/0001_initial.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "initial", include_str!("../migrations/0001_initial.sql")),
+    (
+        2,
+        "drafting",
+        include_str!("../migrations/0002_drafting.sql"),
+    ),
+];
 /// Serialises migrations across processes (an arbitrary constant: "handoff").
 const MIGRATION_LOCK: i64 = 0x68616e646f6666;
 

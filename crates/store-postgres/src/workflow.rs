@@ -337,6 +337,28 @@ impl Enrollments for PostgresStore {
                 .map_err(db_err)?;
         rows.iter().map(read_enrollment).collect()
     }
+
+    async fn awaiting_draft(
+        &self,
+        after: Option<EnrollmentId>,
+        limit: u32,
+    ) -> StoreResult<Vec<Enrollment>> {
+        let rows = sqlx::query(
+            "SELECT e.* FROM enrollments e
+              WHERE e.state = 'active' AND ($1::uuid IS NULL OR e.id > $1)
+                AND NOT EXISTS (
+                    SELECT 1 FROM drafts d
+                     WHERE d.enrollment_id = e.id AND d.step_index = e.current_step
+                       AND d.review_state NOT IN ('rejected', 'expired'))
+              ORDER BY e.id LIMIT $2",
+        )
+        .bind(after.map(|id| id.as_uuid()))
+        .bind(i64::from(limit))
+        .fetch_all(self.pool())
+        .await
+        .map_err(db_err)?;
+        rows.iter().map(read_enrollment).collect()
+    }
 }
 
 fn read_message(row: &PgRow) -> StoreResult<Message> {

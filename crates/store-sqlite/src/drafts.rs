@@ -22,7 +22,8 @@ use crate::{SqliteStore, insert_entry};
 const DRAFT_COLUMNS: &str = "id, contact_id, enrollment_id, step_index, author_kind, subject, body, grounding, \
      confidence, review_state, policy_version, created_at, \
      sequence_type, verdict, findings, evaluation, evaluation_context, evaluated_under, evaluated_at, \
-     review_deadline, reviewed_by, reviewed_at, final_subject, final_body, edit_distance, sent_at";
+     review_deadline, reviewed_by, reviewed_at, final_subject, final_body, edit_distance, sent_at, \
+     step_kind, drafter";
 
 const LEDGER_COLUMNS: &str = "id, at, actor_kind, actor_name, kind, contact_id, account_id, user_id, job_id, policy_version, payload";
 
@@ -53,6 +54,8 @@ fn read_record(row: &Row<'_>) -> StoreResult<DraftRecord> {
         review_state: row.get(9).map_err(db_err)?,
         policy_version: row.get(10).map_err(db_err)?,
         created_at: from_micros(row.get(11).map_err(db_err)?)?,
+        step_kind: row.get(26).map_err(db_err)?,
+        drafter: json_column(row, 27, "draft drafter")?,
     };
     Ok(DraftRecord {
         draft,
@@ -119,12 +122,15 @@ impl Drafts for SqliteStore {
             review_state: "pending".into(),
             policy_version: policy_of(ctx)?,
             created_at: ctx.now,
+            step_kind: draft.step_kind.clone(),
+            drafter: draft.drafter.clone(),
         };
         self.write(|tx| {
             tx.execute(
                 "INSERT INTO drafts (id, enrollment_id, contact_id, step_index, author_kind, subject, body, grounding,
-                                     confidence, review_state, policy_version, sequence_type, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13)",
+                                     confidence, review_state, policy_version, sequence_type, created_at, updated_at,
+                                     step_kind, drafter)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, ?14, ?15)",
                 params![
                     created.id.to_string(),
                     created.enrollment_id.map(|e| e.to_string()),
@@ -139,10 +145,19 @@ impl Drafts for SqliteStore {
                     created.policy_version,
                     draft.sequence_type,
                     micros(ctx.now),
+                    created.step_kind,
+                    created.drafter.as_ref().map(|d| d.to_string()),
                 ],
             )
             .map_err(|e| {
-                if e.to_string().contains("FOREIGN KEY") {
+                if e.to_string().contains("UNIQUE") {
+                    StoreError::Conflict {
+                        what: format!(
+                            "step {} of this enrolment already has a draft",
+                            created.step_index + 1
+                        ),
+                    }
+                } else if e.to_string().contains("FOREIGN KEY") {
                     StoreError::NotFound {
                         what: format!("contact {} or its enrolment", created.contact_id),
                     }

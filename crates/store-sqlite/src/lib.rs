@@ -12,6 +12,7 @@ mod import;
 mod jobs;
 mod migrate;
 mod prospects;
+mod research;
 mod rows;
 mod workflow;
 

@@ -14,8 +14,14 @@ use crate::rows::{db_err, micros};
 use crate::{SqliteStore, insert_entry};
 
 /// (version, name, SQL). Append only: never edit a released migration.
-const MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "initial", include_str!("../migrations/0001_initial.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "initial", include_str!("../migrations/0001_initial.sql")),
+    (
+        2,
+        "drafting",
+        include_str!("../migrations/0002_drafting.sql"),
+    ),
+];
 
 pub(crate) fn binary_version() -> i64 {
     MIGRATIONS.last().map(|m| m.0).unwrap_or(0)

@@ -339,6 +339,32 @@ impl Enrollments for SqliteStore {
         }
         Ok(out)
     }
+
+    async fn awaiting_draft(
+        &self,
+        after: Option<EnrollmentId>,
+        limit: u32,
+    ) -> StoreResult<Vec<Enrollment>> {
+        let conn = self.reader();
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "SELECT {ENROLLMENT_COLUMNS} FROM enrollments e
+                 WHERE e.state = 'active' AND e.id > ?1
+                   AND NOT EXISTS (
+                       SELECT 1 FROM drafts d
+                        WHERE d.enrollment_id = e.id AND d.step_index = e.current_step
+                          AND d.review_state NOT IN ('rejected', 'expired'))
+                 ORDER BY e.id LIMIT ?2"
+            ))
+            .map_err(db_err)?;
+        let after = after.map(|id| id.to_string()).unwrap_or_default();
+        let mut rows = stmt.query(params![after, limit]).map_err(db_err)?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().map_err(db_err)? {
+            out.push(read_enrollment(row)?);
+        }
+        Ok(out)
+    }
 }
 
 const MESSAGE_COLUMNS: &str = "id, draft_id, contact_id, mailbox, rfc_message_id, in_reply_to, state, scheduled_at, created_at";

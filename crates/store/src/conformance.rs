@@ -103,6 +103,9 @@ pub fn checks() -> Vec<(&'static str, Check)> {
         ("demotions_come_from_the_ledger", |s| {
             Box::pin(demotions_come_from_the_ledger(s))
         }),
+        ("research_is_kept_per_account_and_replaced", |s| {
+            Box::pin(research_is_kept_per_account_and_replaced(s))
+        }),
     ]
 }
 
@@ -1173,27 +1176,51 @@ pub async fn workflow_records_append_and_read_back(store: Arc<dyn Store>) {
     );
 
     // Drafts
+    let awaiting = s.awaiting_draft(None, 100).await.unwrap();
+    assert!(
+        awaiting.iter().any(|e| e.id == enrollment.id),
+        "an active enrolment with no draft awaits one"
+    );
     let before = ledger_len(s).await;
-    let draft = s
-        .create_draft(
-            &ctx,
-            &NewDraft {
-                contact_id: contact.id,
-                enrollment_id: Some(enrollment.id),
-                step_index: 0,
-                author: AuthorKind::Template,
-                subject: "Month-end close".into(),
-                body: "Hi Ada, ...".into(),
-                grounding: json!([{"item": "pp-spreadsheet-close"}]),
-                confidence: Some(0.82),
-                sequence_type: Some("cold".into()),
-            },
-        )
-        .await
-        .unwrap();
+    let step_draft = NewDraft {
+        contact_id: contact.id,
+        enrollment_id: Some(enrollment.id),
+        step_index: 0,
+        author: AuthorKind::Template,
+        subject: "Month-end close".into(),
+        body: "Hi Ada, ...".into(),
+        grounding: json!([{"item": "pp-spreadsheet-close"}]),
+        confidence: Some(0.82),
+        sequence_type: Some("cold".into()),
+        step_kind: Some("email".into()),
+        drafter: Some(json!({"backend": "template", "seed": 7})),
+    };
+    let draft = s.create_draft(&ctx, &step_draft).await.unwrap();
     assert_appended(s, before, &["draft_created"]).await;
     assert_eq!(draft.policy_version, policy.to_string());
+    assert_eq!(draft.step_kind.as_deref(), Some("email"));
     assert_eq!(s.get_draft(draft.id).await.unwrap().as_ref(), Some(&draft));
+    assert!(
+        !s.awaiting_draft(None, 100)
+            .await
+            .unwrap()
+            .iter()
+            .any(|e| e.id == enrollment.id),
+        "a drafted step no longer awaits a draft"
+    );
+    let before = ledger_len(s).await;
+    assert!(
+        matches!(
+            s.create_draft(&ctx, &step_draft).await,
+            Err(StoreError::Conflict { .. })
+        ),
+        "a second live draft of the same step is refused"
+    );
+    assert_eq!(
+        ledger_len(s).await,
+        before,
+        "a refused draft leaves no entry"
+    );
     let no_policy = CommandContext::new(Actor::human("dana"), None);
     let before = ledger_len(s).await;
     assert!(
@@ -1209,6 +1236,8 @@ pub async fn workflow_records_append_and_read_back(store: Arc<dyn Store>) {
                 grounding: json!([]),
                 confidence: None,
                 sequence_type: None,
+                step_kind: None,
+                drafter: None,
             },
         )
         .await
@@ -2087,6 +2116,8 @@ fn new_draft(
         grounding: json!([{"item": "pp-close-in-three-days"}]),
         confidence: Some(0.9),
         sequence_type: sequence_type.map(str::to_string),
+        step_kind: Some("email".into()),
+        drafter: None,
     }
 }
 
@@ -3173,4 +3204,66 @@ pub async fn demotions_come_from_the_ledger(store: Arc<dyn Store>) {
         .unwrap_err();
     assert!(matches!(err, StoreError::Refused { .. }), "{err}");
     assert_eq!(ledger_len(s).await, before);
+}
+
+pub async fn research_is_kept_per_account_and_replaced(store: Arc<dyn Store>) {
+    let ctx = ctx();
+    let s = store.as_ref();
+    let account = s
+        .ensure_account(
+            &ctx,
+            &NewAccount {
+                domain: "acme.io".into(),
+                name: "Acme".into(),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(s.account_research(account.id).await.unwrap(), None);
+    let built_at = chrono::DateTime::from_timestamp(1_790_000_000, 0).unwrap();
+    let mut research = AccountResearch {
+        account_id: account.id,
+        data_hash: "h1".into(),
+        facts: vec![(
+            "research.summary".into(),
+            "Acme is a fintech company with about 400 employees.".into(),
+        )],
+        priorities: vec!["pp-spreadsheet-close".into()],
+        built_by: "template".into(),
+        usage: None,
+        built_at,
+    };
+    let before = ledger_len(s).await;
+    s.save_research(&ctx, &research).await.unwrap();
+    assert_appended(s, before, &["research_built"]).await;
+    assert_eq!(
+        s.account_research(account.id).await.unwrap().as_ref(),
+        Some(&research)
+    );
+
+    research.data_hash = "h2".into();
+    research.built_by = "gpt-test".into();
+    research.usage = Some(json!({"input_tokens": 900, "output_tokens": 120}));
+    research
+        .facts
+        .push(("research.tech_stack".into(), "Snowflake".into()));
+    s.save_research(&ctx, &research).await.unwrap();
+    assert_eq!(
+        s.account_research(account.id).await.unwrap().as_ref(),
+        Some(&research),
+        "a rebuild replaces the summary"
+    );
+
+    let before = ledger_len(s).await;
+    let mut orphan = research.clone();
+    orphan.account_id = handoff_domain::AccountId::new();
+    assert!(matches!(
+        s.save_research(&ctx, &orphan).await,
+        Err(StoreError::NotFound { .. })
+    ));
+    assert_eq!(
+        ledger_len(s).await,
+        before,
+        "a refused write leaves no entry"
+    );
 }

@@ -23,8 +23,8 @@ use handoff_domain::jobs::{JobKind, RetryPolicy};
 use handoff_domain::users::Username;
 use handoff_domain::verification::Verdict;
 use handoff_domain::{
-    ContactId, DraftId, EmailAddress, EscalationId, Event, ImportId, InboundEventId, JobId,
-    MessageId,
+    AccountId, ContactId, DraftId, EmailAddress, EnrollmentId, EscalationId, Event, ImportId,
+    InboundEventId, JobId, MessageId,
 };
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -211,10 +211,30 @@ pub trait Enrollments: Send + Sync {
         reason: StopReason,
     ) -> StoreResult<u64>;
     async fn list_enrollments(&self, contact: ContactId) -> StoreResult<Vec<Enrollment>>;
+    /// Active enrolments whose current step has no live draft (none, or
+    /// only rejected or expired ones), in id order after `after`.
+    async fn awaiting_draft(
+        &self,
+        after: Option<EnrollmentId>,
+        limit: u32,
+    ) -> StoreResult<Vec<Enrollment>>;
 }
 
 /// Messages before they are sent: their evaluations, reviews and sends,
 /// and the acceptance figures graduation reads from them.
+/// Account research, built once per account and reused.
+#[async_trait]
+pub trait Research: Send + Sync {
+    async fn account_research(&self, account: AccountId) -> StoreResult<Option<AccountResearch>>;
+    /// Stores an account's research, replacing what was there, with a
+    /// `research_built` ledger entry.
+    async fn save_research(
+        &self,
+        ctx: &CommandContext,
+        research: &AccountResearch,
+    ) -> StoreResult<()>;
+}
+
 #[async_trait]
 pub trait Drafts: Send + Sync {
     /// Stored under the context's policy version, pending review.
@@ -407,6 +427,7 @@ pub trait Store:
     + Imports
     + Enrollments
     + Drafts
+    + Research
     + Messages
     + InboundEvents
     + Escalations

@@ -330,6 +330,11 @@ pub struct NewDraft {
     /// …) when it was written: send authority and graduation are per type.
     /// None for a draft outside any sequence.
     pub sequence_type: Option<String>,
+    /// `email`, `call` or `social`: what the step asks for.
+    pub step_kind: Option<String>,
+    /// Who drafted it and at what cost: backend, model, seed, tokens,
+    /// the parts of its confidence (JSON).
+    pub drafter: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -346,6 +351,26 @@ pub struct Draft {
     pub review_state: String,
     pub policy_version: String,
     pub created_at: DateTime<Utc>,
+    pub step_kind: Option<String>,
+    pub drafter: Option<serde_json::Value>,
+}
+
+/// An account's research summary, as stored: built once per account and
+/// reused by every contact there until the data it stands on changes.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AccountResearch {
+    pub account_id: AccountId,
+    /// Of the (data-access filtered) inputs it was built from.
+    pub data_hash: String,
+    /// `research.*` field → text.
+    pub facts: Vec<(String, String)>,
+    /// Content-center ids it says matter for the account's segment.
+    pub priorities: Vec<String>,
+    /// `template` or the model that wrote it.
+    pub built_by: String,
+    /// Tokens a model spent on it (JSON), when one did.
+    pub usage: Option<serde_json::Value>,
+    pub built_at: DateTime<Utc>,
 }
 
 /// Verdict names the store knows the meaning of when a draft is sent

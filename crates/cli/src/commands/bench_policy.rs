@@ -677,6 +677,7 @@ fn generate(
                 confidence: 0.55 + 0.45 * rng.unit(),
                 grounding,
                 author,
+                ungrounded: Vec::new(),
             },
             context,
         ));

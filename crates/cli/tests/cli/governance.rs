@@ -132,6 +132,8 @@ async fn record_drafts(d: &Path) -> Vec<String> {
                     grounding: serde_json::json!([]),
                     confidence: Some(0.9),
                     sequence_type: Some("cold".into()),
+                    step_kind: Some("email".into()),
+                    drafter: None,
                 },
             )
             .await

@@ -42,6 +42,9 @@ pub struct ContentRule {
     /// A match is fine when the draft cites content of this kind (a
     /// verified one, for proof points).
     pub unless_grounded_in: Option<ContentKind>,
+    /// Also matches every sentence the drafting stage found to state a
+    /// claim that no offered source backs.
+    pub ungrounded_claims: bool,
     /// Shown to the reviewer with the finding.
     pub message: String,
 }
@@ -258,11 +261,14 @@ fn read_content_rule(
             }
         })
         .collect();
-    if declares_no_matchers(&mut table) {
+    let ungrounded_claims = table
+        .boolean(issues, "ungrounded_claims")
+        .is_some_and(|flag| flag.value);
+    if !ungrounded_claims && declares_no_matchers(&mut table) {
         issues.error_with_hint(
             table.span(),
             format!("content rule {} matches nothing", table.name()),
-            "add patterns = ['regex', …] or phrases = [\"words\", …]",
+            "add patterns = ['regex', …], phrases = [\"words\", …] or ungrounded_claims = true",
         );
     }
     let guard = table.string(issues, "guard").and_then(|guard| {
@@ -290,6 +296,7 @@ fn read_content_rule(
         phrases,
         guard,
         unless_grounded_in,
+        ungrounded_claims,
         message: message?.value,
     })
 }

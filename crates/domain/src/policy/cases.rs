@@ -11,6 +11,7 @@
 //! body = "Our pricing starts at $400 a month."
 //! confidence = 0.9                # default 1.0
 //! grounding = ["pr-acme-close"]   # content-center ids the draft cites
+//! ungrounded = ["Our customers save 40%."]  # sentences the drafter could not trace
 //! author = "ai"                   # ai | template | human (default ai)
 //! contact = { seniority = "manager", department = "finance" }
 //! account = { industry = "software", employees = 300, tags = ["strategic"] }
@@ -64,6 +65,8 @@ pub struct Case {
     pub confidence: f64,
     #[serde(default)]
     pub grounding: Vec<String>,
+    #[serde(default)]
+    pub ungrounded: Vec<String>,
     #[serde(default = "default_author")]
     pub author: String,
     #[serde(default)]
@@ -276,6 +279,7 @@ pub fn run_case(policy: &Policy, case: &Case, id: &str) -> Result<Outcome, Strin
         confidence: case.confidence,
         grounding: case.grounding.clone(),
         author: author(&case.author)?,
+        ungrounded: case.ungrounded.clone(),
     };
     let evaluation = policy.evaluate(&draft, &context);
     let mut rules: BTreeSet<String> = evaluation

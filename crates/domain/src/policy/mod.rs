@@ -131,7 +131,7 @@ use crate::playbook::{
 };
 use crate::scoring::{Fact, Facts};
 use condition::{Decision, PolicyCondition, Scope};
-use content::{ContentMatcher, RuleText, Scratch};
+use content::{ContentMatcher, RawMatch, RuleText, Scratch};
 
 pub use content::{MAX_FINDINGS_PER_RULE, RegexBaseline, phrase_to_regex};
 pub use sampling::{qa_point, qa_sampled};
@@ -158,6 +158,11 @@ pub struct DraftInput {
     #[serde(default)]
     pub grounding: Vec<String>,
     pub author: AuthorKind,
+    /// Sentences of the body that state a claim no source backs, as the
+    /// drafting stage found them; rules with `ungrounded_claims = true`
+    /// match them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ungrounded: Vec<String>,
 }
 
 /// Who wrote a draft.
@@ -460,6 +465,7 @@ struct ContentRule {
     message: String,
     guard: Option<PolicyCondition>,
     unless_grounded_in: Option<ContentKind>,
+    ungrounded_claims: bool,
 }
 
 #[derive(Debug)]
@@ -527,6 +533,7 @@ impl Policy {
                 message: rule.message.as_str().into(),
                 guard,
                 unless_grounded_in: rule.unless_grounded_in,
+                ungrounded_claims: rule.ungrounded_claims,
             });
         }
 
@@ -666,6 +673,36 @@ impl Policy {
         self.confidence_floor
     }
 
+    /// Matches for rules with `ungrounded_claims = true`: each sentence the
+    /// drafting stage flagged, where it stands in the body.
+    fn mark_ungrounded(&self, draft: &DraftInput, raw: &mut Vec<RawMatch>) {
+        if draft.ungrounded.is_empty() {
+            return;
+        }
+        for (rule, _) in self
+            .rules
+            .iter()
+            .enumerate()
+            .filter(|(_, rule)| rule.ungrounded_claims)
+        {
+            for sentence in &draft.ungrounded {
+                let sentence = sentence.trim();
+                if sentence.is_empty() {
+                    continue;
+                }
+                // A sentence a person has since edited away flags nothing.
+                if let Some(start) = draft.body.find(sentence) {
+                    raw.push(RawMatch {
+                        field: TextField::Body,
+                        start,
+                        end: start + sentence.len(),
+                        rule,
+                    });
+                }
+            }
+        }
+    }
+
     /// Judges one draft (see the module documentation for the order).
     pub fn evaluate(&self, draft: &DraftInput, context: &Context) -> Evaluation {
         let mut findings_omitted = 0;
@@ -684,6 +721,7 @@ impl Policy {
             );
             self.matcher
                 .scan(TextField::Body, &draft.body, scratch, &mut findings_omitted);
+            self.mark_ungrounded(draft, &mut scratch.raw);
             let raw = &mut scratch.raw;
             if raw.is_empty() {
                 return;
