@@ -151,7 +151,8 @@ def main():
                 and auth_data.login.decode() == user
                 and auth_data.password.decode() == password
             )
-            return AuthResult(success=ok)
+            # handled=False: aiosmtpd then sends the 535 itself.
+            return AuthResult(success=ok, handled=False)
 
         kwargs["authenticator"] = authenticator
         kwargs["auth_required"] = True

@@ -284,8 +284,7 @@ fn references(thread: &Thread) -> String {
 /// One "Re: ", however many reply prefixes the subject already had.
 pub fn reply_subject(subject: &str) -> String {
     let mut rest = subject.trim();
-    loop {
-        let Some(head) = rest.get(..2) else { break };
+    while let Some(head) = rest.get(..2) {
         if !head.eq_ignore_ascii_case("re") {
             break;
         }
@@ -463,7 +462,7 @@ mod tests {
             prop_assert!(once.starts_with("Re: "));
             prop_assert_eq!(reply_subject(&once), once.clone());
             let tail = &once[4..];
-            prop_assert!(!(tail.len() >= 3 && tail[..3].eq_ignore_ascii_case("re:")), "{}", once);
+            prop_assert!(!tail.get(..3).is_some_and(|head| head.eq_ignore_ascii_case("re:")), "{}", once);
         }
 
         #[test]

@@ -381,7 +381,7 @@ impl SmtpTransport {
 
     fn connect_error(&self, error: &lettre::transport::smtp::Error) -> DeliveryError {
         let detail = error_detail(error);
-        if error.is_tls() {
+        if is_tls_failure(error) {
             return self.tls_error(&detail);
         }
         if error.status().is_some() {
@@ -435,7 +435,7 @@ impl SmtpTransport {
         error: &lettre::transport::smtp::Error,
     ) -> DeliveryError {
         let detail = error_detail(error);
-        if error.is_tls() {
+        if is_tls_failure(error) {
             return self.tls_error(&detail);
         }
         match (step, error.status().map(u16::from)) {
@@ -693,6 +693,23 @@ fn error_detail(error: &lettre::transport::smtp::Error) -> String {
         Some(source) => source.to_string(),
         None => error.to_string(),
     }
+}
+
+/// lettre reports a failed TLS handshake as a connection error whose cause
+/// is an `InvalidData` I/O error (how tokio-rustls passes rustls errors on).
+fn is_tls_failure(error: &lettre::transport::smtp::Error) -> bool {
+    use std::error::Error as _;
+    if error.is_tls() {
+        return true;
+    }
+    let mut source = error.source();
+    while let Some(cause) = source {
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            return io.kind() == std::io::ErrorKind::InvalidData;
+        }
+        source = cause.source();
+    }
+    false
 }
 
 fn is_rate_limit(reply: &str) -> bool {
