@@ -1,8 +1,8 @@
 //! The file outbox: one whole .eml per Message-ID, never two.
 
 use std::sync::Arc;
-use std::time::Instant;
 
+use handoff_mail::outbound::bench::{BenchMessage, through_transport};
 use handoff_mail::outbound::file::file_stem;
 use handoff_mail::outbound::{DeliveryError, Envelope, FileOutbox, Receipt, Transport, compose};
 
@@ -104,33 +104,30 @@ async fn an_unwritable_outbox_names_the_path() {
 
 /// Not a timed test: prints the rate (the goal is at least 1,000/s with
 /// fsync) so a run shows it; `handoff bench send` reports it properly.
-#[tokio::test]
+/// Concurrent senders matter: the file system flushes their files together.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_messages_are_written_and_the_rate_is_printed() {
     let dir = tempfile::tempdir().unwrap();
-    let outbox = FileOutbox::new(dir.path()).unwrap();
+    let outbox: Arc<dyn Transport> = Arc::new(FileOutbox::new(dir.path()).unwrap());
     let bytes = compose(&message("rate.0@acme.test")).unwrap().to_bytes();
-    let (from, to) = (address("dana@acme.test"), address("ada@example.test"));
-    let count = 1_000;
-    let started = Instant::now();
-    for n in 0..count {
-        let message_id = id(&format!("rate.{n}@acme.test"));
-        outbox
-            .deliver(Envelope {
-                from: &from,
-                to: &to,
-                message_id: &message_id,
-                raw: &bytes,
-            })
-            .await
-            .unwrap();
-    }
-    let elapsed = started.elapsed();
+    let count = 2_000;
+    let messages: Vec<BenchMessage> = (0..count)
+        .map(|n| BenchMessage {
+            from: address("dana@acme.test"),
+            to: address("ada@example.test"),
+            message_id: id(&format!("rate.{n}@acme.test")),
+            raw: bytes.clone(),
+        })
+        .collect();
+    let run = through_transport(outbox, Arc::new(messages), 16).await;
+    assert_eq!((run.sent, run.failed), (count, 0), "{run:?}");
     eprintln!(
-        "file outbox: {count} messages with fsync in {elapsed:?} = {:.0}/s",
-        f64::from(count) / elapsed.as_secs_f64()
+        "file outbox: {count} messages with fsync, 16 senders, in {:?} = {:.0}/s",
+        run.elapsed,
+        run.per_second()
     );
     let files = std::fs::read_dir(dir.path()).unwrap().count();
-    assert_eq!(files, count as usize);
+    assert_eq!(files, count);
     assert_eq!(
         file_stem(&id("rate.7@acme.test")),
         "rate.7@acme.test",
