@@ -323,3 +323,41 @@ fn unusable_key_files_are_named_with_the_reason() {
         "{error:?}"
     );
 }
+
+#[tokio::test]
+async fn a_signed_message_still_verifies_after_crossing_a_real_smtp_server() {
+    use handoff_mail::outbound::{Envelope, SmtpTransport, Transport};
+    use handoff_testkit::smtp::{SinkOptions, SmtpSink};
+
+    if !dkimpy_available() {
+        return;
+    }
+    let Some(sink) = SmtpSink::start(&SinkOptions::default()) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let key = key(dir.path(), "rsa-pkcs8");
+    let mut outgoing = message("wire.1@acme.test");
+    // Lines starting with a dot are dot-stuffed on the wire and unstuffed
+    // by the server; the signature must survive that.
+    outgoing.body = "Hi Ada,\n.hidden line\n..two dots\n\nBest,\nDana".into();
+    let mut composed = compose(&outgoing).unwrap();
+    composed.sign(&signer(&key));
+    let bytes = composed.to_bytes();
+    let transport = SmtpTransport::new(crate::common::plain_config(sink.port)).unwrap();
+    transport
+        .deliver(Envelope {
+            from: composed.from(),
+            to: composed.to(),
+            message_id: composed.message_id(),
+            raw: &bytes,
+        })
+        .await
+        .unwrap();
+    let received = sink.wait_for(1, std::time::Duration::from_secs(5));
+    assert_eq!(received.len(), 1);
+    let (ok, log) = verify(&received[0].data, &key.record);
+    assert!(ok, "the received copy does not verify:\n{log}");
+    let text = String::from_utf8_lossy(&received[0].data);
+    assert!(text.contains("\r\n.hidden line\r\n"), "{text}");
+}
