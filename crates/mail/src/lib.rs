@@ -1,4 +1,5 @@
-//! Mail: address verification today; outbound MIME, DKIM, SMTP and inbound
-//! parsing as later stages need them.
+//! Mail: address verification, and outbound MIME, DKIM and delivery (SMTP
+//! or a file outbox); inbound parsing as later stages need it.
 
 pub mod address;
+pub mod outbound;

@@ -1,6 +1,10 @@
-//! Dev-only helpers for tests: real SQLite files in temporary folders and
-//! real PostgreSQL databases created (and dropped) per test.
+//! Dev-only helpers for tests: real SQLite files in temporary folders, real
+//! PostgreSQL databases created (and dropped) per test, and a real SMTP
+//! server that records what it receives.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+pub mod python;
+pub mod smtp;
 
 use std::path::PathBuf;
 
