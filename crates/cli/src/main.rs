@@ -50,6 +50,11 @@ enum Command {
     Contacts(commands::contacts::Cmd),
     /// Put contacts into a sequence, through the list-building and verification gates.
     Enroll(commands::enroll::Cmd),
+    /// Draft due sequence steps (or one contact's) and judge each draft.
+    Draft(commands::draft::Cmd),
+    /// What models are given: `handoff ai prompt` shows a step's prompt.
+    #[command(subcommand)]
+    Ai(commands::ai::Cmd),
     /// The list-building approval list.
     #[command(subcommand)]
     Approvals(commands::approvals::Cmd),
@@ -102,6 +107,8 @@ fn main() -> ExitCode {
             Command::Score(cmd) => cmd.run(&global).await,
             Command::Contacts(cmd) => cmd.run(&global).await,
             Command::Enroll(cmd) => cmd.run(&global).await,
+            Command::Draft(cmd) => cmd.run(&global).await,
+            Command::Ai(cmd) => cmd.run(&global).await,
             Command::Approvals(cmd) => cmd.run(&global).await,
             Command::Ledger(cmd) => cmd.run(&global).await,
             Command::Titles(cmd) => cmd.run(&global).await,

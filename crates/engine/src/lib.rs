@@ -2,8 +2,10 @@
 //! that run them in the background. Commands take `&dyn Store`: they never
 //! know which database is behind it.
 
+pub mod drafting;
 pub mod governance;
 pub mod list_building;
+pub mod research;
 pub mod workers;
 pub mod workspace;
 

@@ -688,6 +688,16 @@ impl Escalations for PostgresStore {
         .map_err(db_err)?;
         rows.iter().map(read_escalation).collect()
     }
+
+    async fn escalations_for(&self, contact: ContactId) -> StoreResult<Vec<Escalation>> {
+        let rows =
+            sqlx::query("SELECT * FROM escalations WHERE contact_id = $1 ORDER BY created_at, id")
+                .bind(contact.as_uuid())
+                .fetch_all(self.pool())
+                .await
+                .map_err(db_err)?;
+        rows.iter().map(read_escalation).collect()
+    }
 }
 
 fn read_pending(row: &PgRow) -> StoreResult<handoff_store::PendingApproval> {

@@ -724,6 +724,21 @@ impl Escalations for SqliteStore {
         }
         Ok(out)
     }
+
+    async fn escalations_for(&self, contact: ContactId) -> StoreResult<Vec<Escalation>> {
+        let conn = self.reader();
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "SELECT {ESCALATION_COLUMNS} FROM escalations WHERE contact_id = ?1 ORDER BY created_at, id"
+            ))
+            .map_err(db_err)?;
+        let mut rows = stmt.query([contact.to_string()]).map_err(db_err)?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().map_err(db_err)? {
+            out.push(read_escalation(row)?);
+        }
+        Ok(out)
+    }
 }
 
 fn read_pending(row: &Row<'_>) -> StoreResult<handoff_store::PendingApproval> {

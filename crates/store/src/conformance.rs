@@ -1362,6 +1362,13 @@ pub async fn workflow_records_append_and_read_back(store: Arc<dyn Store>) {
         Some("took over; meeting booked")
     );
     assert!(resolved.resolved_at.is_some());
+    let all = s.escalations_for(contact.id).await.unwrap();
+    assert_eq!(
+        all.iter().map(|e| e.id).collect::<Vec<_>>(),
+        vec![normal.id, urgent.id],
+        "open and resolved, oldest first"
+    );
+    assert_eq!(all[1], resolved);
     let err = s
         .resolve_escalation(&ctx, urgent.id, "again")
         .await

@@ -362,6 +362,8 @@ pub trait Escalations: Send + Sync {
         &self,
         assignee: Option<&Username>,
     ) -> StoreResult<Vec<Escalation>>;
+    /// Every escalation about a contact, open or resolved, oldest first.
+    async fn escalations_for(&self, contact: ContactId) -> StoreResult<Vec<Escalation>>;
 }
 
 /// Contacts with their accounts and scores: list building's working set.

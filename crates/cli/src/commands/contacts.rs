@@ -6,7 +6,6 @@ use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use serde_json::json;
 
-use handoff_domain::ContactId;
 use handoff_domain::scoring::{CompiledCondition, Outcome};
 use handoff_engine::list_building::facts::facts_of;
 use handoff_store::{LedgerFilter, Prospect};
@@ -123,18 +122,7 @@ impl Cmd {
                 }
             }
             Cmd::Show(cmd) => {
-                let id = match cmd.contact.parse::<ContactId>() {
-                    Ok(id) => id,
-                    Err(_) => {
-                        let email = handoff_domain::EmailAddress::parse(&cmd.contact)
-                            .context("give a contact id or an email address")?;
-                        store
-                            .find_contact_by_email(&email)
-                            .await?
-                            .with_context(|| format!("no contact with the address {email}"))?
-                            .id
-                    }
-                };
+                let id = super::resolve_contact(store.as_ref(), &cmd.contact).await?;
                 let p = store
                     .prospect(id)
                     .await?

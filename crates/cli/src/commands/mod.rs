@@ -1,3 +1,4 @@
+pub mod ai;
 pub mod approvals;
 pub mod bench;
 pub mod bench_import;
@@ -5,6 +6,7 @@ pub mod bench_policy;
 pub mod config;
 pub mod contacts;
 pub mod doctor;
+pub mod draft;
 pub mod enroll;
 pub mod import;
 pub mod init;
@@ -53,6 +55,40 @@ pub fn load_playbook(path: &Path) -> Result<Playbook> {
                 path.display(),
                 diagnostics.len()
             )
+        }
+    }
+}
+
+/// A contact named by id or by email address.
+pub async fn resolve_contact(
+    store: &dyn handoff_store::Store,
+    given: &str,
+) -> Result<handoff_domain::ContactId> {
+    if let Ok(id) = given.parse::<handoff_domain::ContactId>() {
+        return Ok(id);
+    }
+    let email = handoff_domain::EmailAddress::parse(given)
+        .context("give a contact id or an email address")?;
+    Ok(store
+        .find_contact_by_email(&email)
+        .await?
+        .with_context(|| format!("no contact with the address {email}"))?
+        .id)
+}
+
+/// The drafter the playbook's `[model]` names, or `backend` instead.
+pub fn drafter(
+    playbook: &Playbook,
+    backend: Option<&str>,
+) -> Result<std::sync::Arc<dyn handoff_ai::Drafter>> {
+    let name = backend.unwrap_or(playbook.model.backend.as_str());
+    match name {
+        "template" => Ok(std::sync::Arc::new(handoff_ai::TemplateDrafter)),
+        "openai" | "anthropic" | "local" => anyhow::bail!(
+            "the {name} backend is not available in this build: use --backend template"
+        ),
+        other => {
+            anyhow::bail!("unknown backend `{other}`: choose template, openai, anthropic or local")
         }
     }
 }
