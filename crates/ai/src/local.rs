@@ -549,24 +549,28 @@ fn build_tokenizer(meta: &Metadata<'_>) -> Result<Tokenizer, String> {
 }
 
 /// The local backend: a shared [`LocalModel`] and its sampling settings.
+/// Clones share the model and run one generation at a time: generation
+/// already uses every core, so parallel runs would only add KV caches.
 #[derive(Debug, Clone)]
 pub struct LocalDrafter {
     model: Arc<LocalModel>,
     config: LocalConfig,
+    turn: Arc<tokio::sync::Semaphore>,
 }
 
 impl LocalDrafter {
     /// Loads `config.model_path` (a few seconds for a large file).
     pub fn load(config: LocalConfig) -> Result<Self, DraftError> {
         let model = LocalModel::load(&config.model_path)?;
-        Ok(LocalDrafter {
-            model: Arc::new(model),
-            config,
-        })
+        Ok(LocalDrafter::with_model(Arc::new(model), config))
     }
 
     pub fn with_model(model: Arc<LocalModel>, config: LocalConfig) -> Self {
-        LocalDrafter { model, config }
+        LocalDrafter {
+            model,
+            config,
+            turn: Arc::new(tokio::sync::Semaphore::new(1)),
+        }
     }
 
     pub fn model(&self) -> &Arc<LocalModel> {
@@ -582,6 +586,14 @@ impl LocalDrafter {
         mut on_token: impl FnMut(&str) + Send + 'static,
     ) -> Result<ModelDraft, DraftError> {
         let prompt = prompt::render(input);
+        let _turn = self
+            .turn
+            .acquire()
+            .await
+            .map_err(|_| DraftError::Unavailable {
+                backend: BACKEND,
+                detail: "the local model is shutting down".into(),
+            })?;
         let model = Arc::clone(&self.model);
         let config = self.config.clone();
         let generation = tokio::task::spawn_blocking(move || {
