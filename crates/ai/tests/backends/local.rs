@@ -269,3 +269,53 @@ fn a_missing_or_foreign_file_is_a_clear_config_error() {
         "{err}"
     );
 }
+
+/// A GGUF holding only metadata: enough to reach the tokenizer and
+/// template checks, which come before the weights are read.
+fn metadata_only_gguf(dir: &Path, tokenizer: &str, template: &str) -> PathBuf {
+    use candle_core::quantized::gguf_file::{Value, write};
+    let text = |s: &str| Value::String(s.to_string());
+    let list = |items: &[&str]| Value::Array(items.iter().map(|s| text(s)).collect());
+    let metadata = [
+        ("general.architecture", text("llama")),
+        ("tokenizer.ggml.model", text(tokenizer)),
+        ("tokenizer.ggml.pre", text("gpt2")),
+        ("tokenizer.ggml.tokens", list(&["a", "b", "ab", "<|end|>"])),
+        ("tokenizer.ggml.merges", list(&["a b"])),
+        (
+            "tokenizer.ggml.token_type",
+            Value::Array(vec![
+                Value::I32(1),
+                Value::I32(1),
+                Value::I32(1),
+                Value::I32(3),
+            ]),
+        ),
+        ("tokenizer.chat_template", text(template)),
+    ];
+    let refs: Vec<(&str, &Value)> = metadata.iter().map(|(k, v)| (*k, v)).collect();
+    let path = dir.join(format!("{tokenizer}.gguf"));
+    let mut file = std::fs::File::create(&path).unwrap();
+    write(&mut file, &refs, &[]).unwrap();
+    path
+}
+
+#[test]
+fn unsupported_templates_and_tokenizers_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let mistral = "{{ bos_token }}{% for message in messages %}[INST] {{ message['content'] }} [/INST]{% endfor %}";
+    let err = LocalModel::load(&metadata_only_gguf(dir.path(), "gpt2", mistral)).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("chat template is not one this backend knows (ChatML or Llama 3)"),
+        "{text}"
+    );
+    assert!(text.contains("[INST]"), "shows the template: {text}");
+
+    let chatml = "<|im_start|>{{ m }}<|im_end|>";
+    let err = LocalModel::load(&metadata_only_gguf(dir.path(), "llama", chatml)).unwrap_err();
+    assert!(
+        err.to_string().contains("its tokenizer is \"llama\""),
+        "{err}"
+    );
+}
