@@ -866,6 +866,52 @@ fn model_backends_need_their_settings() {
 }
 
 #[test]
+fn model_limits_and_prices_are_read_and_checked() {
+    let settings = "backend = \"openai\"\nmodel = \"gpt-4o-mini\"\ntop_p = 0.9\nmax_tokens = 900\n\
+        timeout_secs = 30\nconcurrency = 16\nmax_attempts = 3\n\
+        input_price_per_1k = 0.00015\noutput_price_per_1k = 0.0006";
+    let source = default_with("backend = \"template\"", settings);
+    let model = parse(&source, "handoff.toml").unwrap().model;
+    assert_eq!(model.top_p, Some(0.9));
+    assert_eq!(model.max_tokens, Some(900));
+    assert_eq!(model.timeout_secs, Some(30));
+    assert_eq!(model.concurrency, Some(16));
+    assert_eq!(model.max_attempts, Some(3));
+    assert_eq!(model.input_price_per_1k, Some(0.00015));
+    assert_eq!(model.output_price_per_1k, Some(0.0006));
+
+    for (bad, fragment) in [
+        (
+            "max_tokens = 0",
+            "`max_tokens` must be between 1 and 32768, not 0",
+        ),
+        (
+            "concurrency = 1000",
+            "`concurrency` must be between 1 and 256",
+        ),
+        (
+            "max_attempts = 0",
+            "`max_attempts` must be between 1 and 10",
+        ),
+        (
+            "timeout_secs = 3600",
+            "`timeout_secs` must be between 1 and 600",
+        ),
+        ("top_p = 0", "`top_p` must be above 0 and at most 1"),
+        (
+            "input_price_per_1k = -1",
+            "`input_price_per_1k` must be between 0 and 1000",
+        ),
+    ] {
+        let source = default_with(
+            "backend = \"template\"",
+            &format!("backend = \"template\"\n{bad}"),
+        );
+        assert_one(&source, bad, fragment);
+    }
+}
+
+#[test]
 fn syntax_errors_are_reported_without_their_echoes() {
     // A mistake early on, then an unterminated string: the parser's
     // recovery must not add "missing key" noise after it.
