@@ -47,7 +47,12 @@ impl Cmd {
     pub async fn run(self, global: &GlobalArgs) -> Result<ExitCode> {
         let settings = Settings::load(global)?;
         let playbook = super::load_playbook(&settings.playbook_path)?;
-        let drafter = super::drafter(&playbook, self.backend.as_deref())?;
+        let playbook_dir = settings
+            .playbook_path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new("."));
+        let drafter = super::drafter(&playbook, playbook_dir, self.backend.as_deref())?;
         let store = store::open(&settings, Migrate::OnOpen).await?;
         let mut ctx = CommandContext::new(
             Actor::system(&format!("drafter:{}", drafter.backend())),

@@ -77,18 +77,27 @@ pub async fn resolve_contact(
 }
 
 /// The drafter the playbook's `[model]` names, or `backend` instead.
+/// Relative paths in `[model]` (a GGUF file, a key file) are read from
+/// `playbook_dir`.
 pub fn drafter(
     playbook: &Playbook,
+    playbook_dir: &Path,
     backend: Option<&str>,
 ) -> Result<std::sync::Arc<dyn handoff_ai::Drafter>> {
-    let name = backend.unwrap_or(playbook.model.backend.as_str());
-    match name {
-        "template" => Ok(std::sync::Arc::new(handoff_ai::TemplateDrafter)),
-        "openai" | "anthropic" | "local" => anyhow::bail!(
-            "the {name} backend is not available in this build: use --backend template"
-        ),
-        other => {
-            anyhow::bail!("unknown backend `{other}`: choose template, openai, anthropic or local")
-        }
+    use handoff_domain::playbook::Backend;
+    let mut config = playbook.model.clone();
+    if let Some(name) = backend {
+        config.backend = match name {
+            "template" => Backend::Template,
+            "openai" => Backend::Openai,
+            "anthropic" => Backend::Anthropic,
+            "local" => Backend::Local,
+            other => anyhow::bail!(
+                "unknown backend `{other}`: choose template, openai, anthropic or local"
+            ),
+        };
     }
+    let drafter = handoff_ai::drafter_from_config(&config, playbook_dir)
+        .with_context(|| format!("the {} drafter cannot start", config.backend))?;
+    Ok(std::sync::Arc::from(drafter))
 }
