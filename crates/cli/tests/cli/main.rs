@@ -4,6 +4,7 @@
 
 mod bad_input;
 mod contacts;
+mod drafting;
 mod governance;
 mod ledger_invariant;
 mod policy_check;
