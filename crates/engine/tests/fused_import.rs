@@ -54,7 +54,7 @@ const WON: &str = "domain,industry,employees,technologies,country\n\
 won-one.io,software,300,\"snowflake, dbt\",United Kingdom\n\
 won-two.io,fintech,1200,looker,Germany\n";
 
-const HEADER: &str = "First Name,Last Name,Title,Company,Email,# Employees,Industry,Website,Country,Technologies\n";
+const HEADER: &str = "first_name,last_name,title,company,email,employees,industry,domain,country,technologies\n";
 
 /// The first file: new people at new companies, a repeat further down (a
 /// merge inside the file), a role inbox, a throwaway domain, an address the
@@ -205,10 +205,26 @@ fn assert_same(fused: &Outcomes, separate: &Outcomes) {
     // The files reach every input the score reads, so the test can fail.
     let score = |email: &str| fused[email].1.clone().unwrap();
     let verdict = |email: &str| fused[email].0.unwrap().to_string();
-    assert!(reason_ids(&score("bob@acme.io")).contains(&"moved".to_string()));
-    assert!(reason_ids(&score("jo@globex.de")).contains(&"strategic".to_string()));
-    assert!(reason_ids(&score("ada@acme.io")).contains(&"too-small".to_string()));
-    assert!(reason_ids(&score("kim@newco.io")).contains(&"lookalike".to_string()));
+    assert!(
+        reason_ids(&score("bob@acme.io")).contains(&"moved".to_string()),
+        "bob@acme.io: {:?}",
+        score("bob@acme.io")
+    );
+    assert!(
+        reason_ids(&score("jo@globex.de")).contains(&"strategic".to_string()),
+        "jo@globex.de: {:?}",
+        score("jo@globex.de")
+    );
+    assert!(
+        reason_ids(&score("ada@acme.io")).contains(&"too-small".to_string()),
+        "ada@acme.io: {:?}",
+        score("ada@acme.io")
+    );
+    assert!(
+        reason_ids(&score("kim@newco.io")).contains(&"lookalike".to_string()),
+        "kim@newco.io: {:?}",
+        score("kim@newco.io")
+    );
     assert_eq!(verdict("sales@globex.de"), "risky (role_account)");
     assert_eq!(verdict("dee@mailinator.com"), "risky (disposable)");
     assert_eq!(verdict("eve..dot@initech.com"), "invalid (syntax)");

@@ -1577,6 +1577,7 @@ fn import_row(
         seniority: Some("vp".into()),
         department: Some("engineering".into()),
         verdict: None,
+        new_id: handoff_domain::ContactId::new(),
         assessed: None,
     }
 }

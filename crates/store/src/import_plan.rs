@@ -67,6 +67,8 @@ pub struct ImportRow {
     /// The address's offline verdict, when the import verifies (computed
     /// where the row is parsed, off the writer's path).
     pub verdict: Option<Verdict>,
+    /// The id the contact gets if it is new (made beside parsing).
+    pub new_id: ContactId,
     /// The score the contact gets if it is new and its account is as this
     /// row describes it, untagged (see [`row_prospect`]); the plan uses it
     /// only when both hold, and scores from the batch's state otherwise.
@@ -144,6 +146,14 @@ pub struct ImportPlan {
     pub rescore_accounts: Vec<AccountId>,
 }
 
+/// A contact or account the batch touched: what it will be, whether it is
+/// new, and whether anything about it changed.
+struct Slot<T> {
+    item: T,
+    new: bool,
+    written: bool,
+}
+
 /// Plans the batch. `contacts` and `accounts` hold what is stored for the
 /// batch's emails and domains (absent ones are new).
 pub fn plan(
@@ -155,24 +165,39 @@ pub fn plan(
 ) -> ImportPlan {
     let mut plan = ImportPlan::default();
     let import_id = src.import_id.to_string();
-    let mut account_order: Vec<String> = Vec::new();
-    let mut account_new: HashMap<String, bool> = HashMap::new();
-    let mut contact_order: Vec<String> = Vec::new();
-    let mut contact_new: HashMap<String, bool> = HashMap::new();
+    // Touched accounts and contacts, in first-touched order, found by the
+    // rows' own keys (no copies of them).
+    let mut account_slots: Vec<Slot<StoredAccount>> = Vec::new();
+    let mut account_at: HashMap<&str, usize> = HashMap::new();
+    let mut contact_slots: Vec<Slot<StoredContact>> = Vec::new();
+    let mut contact_at: HashMap<&str, usize> = HashMap::with_capacity(rows.len());
     // New contacts whose row's own score still holds: the row that created
     // them, until another row changes them.
-    let mut created_by: HashMap<String, usize> = HashMap::new();
+    let mut created_by: HashMap<usize, usize> = HashMap::new();
 
     for (index, row) in rows.iter().enumerate() {
-        let Some(email) = row.contact.email.as_ref().map(|e| e.as_str().to_string()) else {
+        let Some(email) = row.contact.email.as_ref().map(|e| e.as_str()) else {
             continue;
         };
 
         // The account first: the contact points at it.
         let account_id = row.account.as_ref().map(|incoming| {
-            let domain = incoming.domain.clone();
-            match accounts.get_mut(&domain) {
-                Some(stored) => {
+            let domain = incoming.domain.as_str();
+            let at = match account_at.get(domain) {
+                Some(&at) => Some(at),
+                None => accounts.remove(domain).map(|stored| {
+                    account_slots.push(Slot {
+                        item: stored,
+                        new: false,
+                        written: false,
+                    });
+                    account_at.insert(domain, account_slots.len() - 1);
+                    account_slots.len() - 1
+                }),
+            };
+            match at.and_then(|at| account_slots.get_mut(at)) {
+                Some(slot) => {
+                    let stored = &mut slot.item;
                     let merge = merge_account(&stored.record, incoming);
                     if !merge.changed.is_empty() {
                         for field in &merge.changed {
@@ -181,7 +206,10 @@ pub fn plan(
                                 .set(field, &import_id, &src.file_name, row.row);
                         }
                         stored.record = merge.merged;
-                        if src.assess.is_some() && !plan.rescore_accounts.contains(&stored.id) {
+                        if src.assess.is_some()
+                            && !slot.new
+                            && !plan.rescore_accounts.contains(&stored.id)
+                        {
                             plan.rescore_accounts.push(stored.id);
                         }
                         plan.ledger.push(Event::AccountUpdated {
@@ -190,12 +218,7 @@ pub fn plan(
                             fields: merge.changed.iter().map(|f| f.to_string()).collect(),
                             conflicts: merge.conflicts,
                         });
-                        if let std::collections::hash_map::Entry::Vacant(slot) =
-                            account_new.entry(domain.clone())
-                        {
-                            slot.insert(false);
-                            account_order.push(domain.clone());
-                        }
+                        slot.written = true;
                     }
                     stored.id
                 }
@@ -215,28 +238,41 @@ pub fn plan(
                         Provenance::from_row(&import_id, &src.file_name, row.row, &fields);
                     plan.ledger.push(Event::AccountCreated {
                         account_id: id,
-                        domain: domain.clone(),
-                        name: incoming.name.clone().unwrap_or_else(|| domain.clone()),
+                        domain: domain.to_string(),
+                        name: incoming.name.clone().unwrap_or_else(|| domain.to_string()),
                     });
                     plan.outcome.accounts_created += 1;
-                    accounts.insert(
-                        domain.clone(),
-                        StoredAccount {
+                    account_slots.push(Slot {
+                        item: StoredAccount {
                             id,
                             record: incoming.clone(),
                             sources,
                             tags: Vec::new(),
                         },
-                    );
-                    account_order.push(domain.clone());
-                    account_new.insert(domain, true);
+                        new: true,
+                        written: true,
+                    });
+                    account_at.insert(domain, account_slots.len() - 1);
                     id
                 }
             }
         });
 
-        match contacts.get_mut(&email) {
-            Some(stored) => {
+        let at = match contact_at.get(email) {
+            Some(&at) => Some(at),
+            None => contacts.remove(email).map(|stored| {
+                contact_slots.push(Slot {
+                    item: stored,
+                    new: false,
+                    written: false,
+                });
+                contact_at.insert(email, contact_slots.len() - 1);
+                contact_slots.len() - 1
+            }),
+        };
+        match at.and_then(|at| contact_slots.get_mut(at).map(|slot| (at, slot))) {
+            Some((at, slot)) => {
+                let stored = &mut slot.item;
                 let merge = merge_contact(&stored.record, &row.contact);
                 let mut fields: Vec<String> = merge.changed.iter().map(|f| f.to_string()).collect();
                 let moved_account = account_id.is_some() && account_id != stored.account_id;
@@ -248,7 +284,7 @@ pub fn plan(
                     plan.outcome.unchanged += 1;
                     continue;
                 }
-                created_by.remove(&email);
+                created_by.remove(&at);
                 if let Some(change) = job_change(&merge) {
                     plan.ledger.push(Event::JobChanged {
                         contact_id: stored.id,
@@ -289,15 +325,9 @@ pub fn plan(
                     conflicts: merge.conflicts,
                 });
                 plan.outcome.merged += 1;
-                if let std::collections::hash_map::Entry::Vacant(slot) =
-                    contact_new.entry(email.clone())
-                {
-                    slot.insert(false);
-                    contact_order.push(email);
-                }
+                slot.written = true;
             }
             None => {
-                let id = ContactId::new();
                 let c = &row.contact;
                 let fields: Vec<&'static str> = [
                     ("email", true),
@@ -315,10 +345,9 @@ pub fn plan(
                 .collect();
                 let sources = Provenance::from_row(&import_id, &src.file_name, row.row, &fields);
                 plan.outcome.imported += 1;
-                contacts.insert(
-                    email.clone(),
-                    StoredContact {
-                        id,
+                contact_slots.push(Slot {
+                    item: StoredContact {
+                        id: row.new_id,
                         account_id,
                         record: row.contact.clone(),
                         seniority: row.seniority.clone(),
@@ -329,12 +358,14 @@ pub fn plan(
                         verified_at: row.verdict.map(|_| now),
                         score: None,
                     },
-                );
-                contact_order.push(email.clone());
+                    new: true,
+                    written: true,
+                });
+                let at = contact_slots.len() - 1;
+                contact_at.insert(email, at);
                 if row.assessed.is_some() {
-                    created_by.insert(email.clone(), index);
+                    created_by.insert(at, index);
                 }
-                contact_new.insert(email, true);
             }
         }
     }
@@ -342,14 +373,17 @@ pub fn plan(
     let mut verified: BTreeMap<String, u64> = BTreeMap::new();
     let mut scored: BTreeMap<String, u64> = BTreeMap::new();
     if let Some(assess) = &src.assess {
-        let by_id: HashMap<AccountId, &StoredAccount> =
-            accounts.values().map(|a| (a.id, a)).collect();
-        for email in &contact_order {
-            let new = contact_new.get(email).copied().unwrap_or(false);
-            let Some(contact) = contacts.get(email) else {
+        let by_id: HashMap<AccountId, &StoredAccount> = account_slots
+            .iter()
+            .map(|slot| (slot.item.id, &slot.item))
+            .collect();
+        let mut scores: Vec<(usize, PreparedScore)> = Vec::new();
+        for (at, slot) in contact_slots.iter().enumerate() {
+            let contact = &slot.item;
+            if !slot.written {
                 continue;
-            };
-            if !new {
+            }
+            if !slot.new {
                 plan.rescore_contacts.push(contact.id);
                 continue;
             }
@@ -365,10 +399,11 @@ pub fn plan(
                 },
             };
             let speculated = created_by
-                .get(email)
+                .get(&at)
                 .and_then(|&i| rows.get(i))
                 .filter(|row| {
-                    account.map(|a| (&a.record, a.tags.is_empty())) == row.account.as_ref().map(|r| (r, true))
+                    account.map(|a| (&a.record, a.tags.is_empty()))
+                        == row.account.as_ref().map(|r| (r, true))
                 })
                 .and_then(|row| row.assessed.clone());
             let score = match speculated {
@@ -385,8 +420,11 @@ pub fn plan(
             if let Some(verdict) = contact.verification {
                 *verified.entry(verdict.to_string()).or_default() += 1;
             }
-            if let Some(contact) = contacts.get_mut(email) {
-                contact.score = Some(score);
+            scores.push((at, score));
+        }
+        for (at, score) in scores {
+            if let Some(slot) = contact_slots.get_mut(at) {
+                slot.item.score = Some(score);
             }
         }
     }
@@ -405,19 +443,15 @@ pub fn plan(
         });
     }
 
-    plan.accounts = account_order
+    plan.accounts = account_slots
         .into_iter()
-        .filter_map(|d| {
-            let new = account_new.get(&d).copied().unwrap_or(false);
-            accounts.remove(&d).map(|a| (a, new))
-        })
+        .filter(|slot| slot.written)
+        .map(|slot| (slot.item, slot.new))
         .collect();
-    plan.contacts = contact_order
+    plan.contacts = contact_slots
         .into_iter()
-        .filter_map(|e| {
-            let new = contact_new.get(&e).copied().unwrap_or(false);
-            contacts.remove(&e).map(|c| (c, new))
-        })
+        .filter(|slot| slot.written)
+        .map(|slot| (slot.item, slot.new))
         .collect();
     plan
 }

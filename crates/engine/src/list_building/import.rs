@@ -480,6 +480,7 @@ impl<R: Read> RowStream<R> {
                             seniority: titles.map(|t| t.seniority.as_str().to_string()),
                             department: titles.map(|t| t.department.as_str().to_string()),
                             verdict: None,
+                            new_id: handoff_domain::ContactId::new(),
                             assessed: None,
                         }),
                     }
