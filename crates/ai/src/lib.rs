@@ -26,7 +26,10 @@ pub enum DraftError {
     Config(String),
     /// The endpoint could not be reached or kept failing after retries.
     #[error("{backend} is unavailable: {detail}")]
-    Unavailable { backend: &'static str, detail: String },
+    Unavailable {
+        backend: &'static str,
+        detail: String,
+    },
     /// The endpoint answered, but not with a usable draft.
     #[error("{backend} gave no usable draft: {source}")]
     Output {

@@ -828,7 +828,11 @@ mod tests {
             imported: 6,
             merged: 1,
             unchanged: 0,
-            verified: [("valid".to_string(), 5), ("invalid (syntax)".to_string(), 1)].into(),
+            verified: [
+                ("valid".to_string(), 5),
+                ("invalid (syntax)".to_string(), 1),
+            ]
+            .into(),
             scored: [("Good".to_string(), 6)].into(),
         };
         assert_eq!(

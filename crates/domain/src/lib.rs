@@ -2,8 +2,8 @@
 //! job lifecycle rules, the playbook and text comparison. Nothing here does
 //! I/O.
 
-pub mod email;
 pub mod drafting;
+pub mod email;
 pub mod enrollment;
 pub mod escalation;
 pub mod ids;

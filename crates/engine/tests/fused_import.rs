@@ -15,7 +15,7 @@ use handoff_domain::Actor;
 use handoff_domain::playbook::{self, DEFAULT_PLAYBOOK, Playbook};
 use handoff_domain::scoring::LookalikeModel;
 use handoff_domain::verification::Verdict;
-use handoff_engine::list_building::import::{ImportOptions, import_file};
+use handoff_engine::list_building::import::{ImportOptions, contact_history, import_file};
 use handoff_engine::list_building::lookalike;
 use handoff_engine::list_building::score::{ImportAssessor, score_all};
 use handoff_engine::list_building::verify::verify_all;
@@ -54,7 +54,8 @@ const WON: &str = "domain,industry,employees,technologies,country\n\
 won-one.io,software,300,\"snowflake, dbt\",United Kingdom\n\
 won-two.io,fintech,1200,looker,Germany\n";
 
-const HEADER: &str = "first_name,last_name,title,company,email,employees,industry,domain,country,technologies\n";
+const HEADER: &str =
+    "first_name,last_name,title,company,email,employees,industry,domain,country,technologies\n";
 
 /// The first file: new people at new companies, a repeat further down (a
 /// merge inside the file), a role inbox, a throwaway domain, an address the
@@ -172,7 +173,10 @@ async fn run(store: Arc<dyn Store>, dir: &Path, fused: bool) -> Outcomes {
             separately(Arc::clone(&store)).await;
         }
         if name == "first.csv" {
-            store.tag_account(&ctx, "globex.de", "strategic").await.unwrap();
+            store
+                .tag_account(&ctx, "globex.de", "strategic")
+                .await
+                .unwrap();
             score_all(store.as_ref(), &ctx, &playbook, Some(won.clone()), &|_| {})
                 .await
                 .unwrap();
@@ -244,6 +248,17 @@ async fn check_the_ledger(store: &dyn Store) {
     assert_eq!(n("job_changed"), 1, "{kinds:?}");
     assert!(n("contact_merged") >= 3, "{kinds:?}");
     assert!(n("contact_scored") >= 1, "{kinds:?}");
+    // A new contact's history still shows the batch that created it.
+    let kim = store
+        .find_contact_by_email(&handoff_domain::EmailAddress::parse("kim@newco.io").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let history = contact_history(store, &kim, 20).await.unwrap();
+    assert!(
+        history.iter().any(|e| e.kind == "contacts_imported"),
+        "{history:?}"
+    );
 }
 
 #[tokio::test]

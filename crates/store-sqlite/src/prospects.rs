@@ -145,8 +145,14 @@ pub(crate) fn rescore(
     let mut scores = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for (column, ids) in [
-        ("c.id", contacts.iter().map(ToString::to_string).collect::<Vec<_>>()),
-        ("c.account_id", accounts.iter().map(ToString::to_string).collect()),
+        (
+            "c.id",
+            contacts.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        ),
+        (
+            "c.account_id",
+            accounts.iter().map(ToString::to_string).collect(),
+        ),
     ] {
         if ids.is_empty() {
             continue;

@@ -49,8 +49,9 @@ impl From<StoredScore> for PreparedScore {
 /// Offline verification and ICP scoring, as `handoff verify --offline` and
 /// `handoff score` do them; the engine implements it.
 pub trait Assess: Send + Sync + fmt::Debug {
-    /// The verdict on an address without looking anything up.
-    fn verify(&self, email: &str) -> Verdict;
+    /// The verdict on an address without looking anything up; None when
+    /// the import leaves verification to `handoff verify`.
+    fn verify(&self, email: &str) -> Option<Verdict>;
     /// The prospect's ICP score with its reasons.
     fn score(&self, prospect: &Prospect) -> StoredScore;
 }

@@ -560,10 +560,7 @@ fn print_report(r: &Report) {
     ]);
     for (name, seconds) in [
         ("  open + migrate", h.open_migrate_seconds),
-        (
-            "  import_file (verify offline + score)",
-            h.import_seconds,
-        ),
+        ("  import_file (verify offline + score)", h.import_seconds),
     ] {
         table.add_row(vec![
             name.to_string(),

@@ -139,9 +139,12 @@ impl Cmd {
                     .prospect(id)
                     .await?
                     .with_context(|| format!("no contact {id}"))?;
-                let history =
-                    handoff_engine::list_building::import::contact_history(store.as_ref(), &p.contact, 20)
-                        .await?;
+                let history = handoff_engine::list_building::import::contact_history(
+                    store.as_ref(),
+                    &p.contact,
+                    20,
+                )
+                .await?;
                 let enrollments = store.list_enrollments(id).await?;
                 if cmd.json {
                     crate::output::print_json(&json!({

@@ -153,12 +153,10 @@ impl Cmd {
         }
         if assessed {
             println!(
-                "Contacts were verified offline and scored as they were imported; `handoff verify --all` checks their mail servers."
+                "Contacts were scored as they were imported; verify their addresses with `handoff verify --all` (then `handoff score` if a rule reads contact.verification)."
             );
         } else {
-            println!(
-                "Contacts were not verified or scored: run `handoff verify --all` and `handoff score`."
-            );
+            println!("Contacts were not scored: run `handoff verify --all` and `handoff score`.");
         }
         Ok(ExitCode::SUCCESS)
     }
@@ -167,10 +165,7 @@ impl Cmd {
 /// Verification and scoring for the import, from the playbook. None when
 /// the won accounts come from a tag: the import itself could change them,
 /// so scoring waits for `handoff score`.
-fn assessor(
-    playbook: &Playbook,
-    playbook_path: &Path,
-) -> Result<Option<Arc<dyn Assess>>> {
+fn assessor(playbook: &Playbook, playbook_path: &Path) -> Result<Option<Arc<dyn Assess>>> {
     let won = match &playbook.icp.lookalike {
         None => None,
         Some(lookalike) if lookalike.won_accounts.starts_with("tag:") => {
@@ -184,5 +179,7 @@ fn assessor(
             Some(lookalike::from_csv(&dir.join(&lookalike.won_accounts))?)
         }
     };
-    Ok(Some(Arc::new(ImportAssessor::new(playbook, won)?)))
+    Ok(Some(Arc::new(
+        ImportAssessor::new(playbook, won)?.scoring_only(),
+    )))
 }

@@ -114,7 +114,10 @@ fn every_state_changing_command_appends_to_the_ledger() {
             let playbook = dir.path().join("handoff.toml");
             let text = std::fs::read_to_string(&playbook).unwrap();
             let edited = text.replacen("points = 15", "points = 20", 1);
-            assert_ne!(text, edited, "the finance rule's points are in the playbook");
+            assert_ne!(
+                text, edited,
+                "the finance rule's points are in the playbook"
+            );
             std::fs::write(&playbook, edited).unwrap();
         }
         let before_state = if db.exists() {

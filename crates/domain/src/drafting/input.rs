@@ -145,7 +145,10 @@ mod tests {
             ("contact.first_name".to_string(), "Ina".to_string()),
             ("contact.phone".to_string(), "+49 30 1234".to_string()),
             ("contact.city".to_string(), "Berlin".to_string()),
-            ("research.summary".to_string(), "Fintech, 400 people".to_string()),
+            (
+                "research.summary".to_string(),
+                "Fintech, 400 people".to_string(),
+            ),
             ("research.empty".to_string(), "  ".to_string()),
             ("contact.unlisted".to_string(), "secret".to_string()),
         ];

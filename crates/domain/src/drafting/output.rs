@@ -172,7 +172,10 @@ mod tests {
             err("Sure! Here is your email"),
             OutputError::NotTheAskedShape { .. }
         ));
-        assert_eq!(err("{\"subject\":\"x\",\"sentences\":[]}"), OutputError::NoBody);
+        assert_eq!(
+            err("{\"subject\":\"x\",\"sentences\":[]}"),
+            OutputError::NoBody
+        );
         assert!(matches!(
             err("{\"sentences\":[{\"text\":\"a\"}],\"confidence\":7}"),
             OutputError::BadConfidence { .. }

@@ -15,13 +15,13 @@ use std::sync::Arc;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use handoff_domain::Event;
 use handoff_domain::import::{self, ImportFormat, MappingError};
 use handoff_domain::titles::normalize_title;
 use handoff_domain::users::Username;
 use handoff_store::import_plan::{
     Assess, BatchOutcome, ImportRow, ImportSource, PreparedScore, row_prospect,
 };
-use handoff_domain::Event;
 use handoff_store::{
     CommandContext, Contact, ImportCounts, ImportRecord, LedgerEntry, LedgerFilter, NewImport,
     Store, StoreError,
@@ -640,13 +640,16 @@ pub async fn import_file(
         let mut warnings = 0u64;
         while let Some(item) = stream.next_item() {
             match item {
-                RowItem::Good { mut row, warnings: w } => {
+                RowItem::Good {
+                    mut row,
+                    warnings: w,
+                } => {
                     warnings += w as u64;
                     // Verified and scored here, beside parsing, so the
                     // writer mostly writes (the plan checks the score's
                     // assumptions against the database).
                     if let (Some(assess), Some(email)) = (&assess, &row.contact.email) {
-                        row.verdict = Some(assess.verify(email.as_str()));
+                        row.verdict = assess.verify(email.as_str());
                         row.assessed = row_prospect(&row, owner.as_ref())
                             .map(|p| PreparedScore::from(assess.score(&p)));
                     }

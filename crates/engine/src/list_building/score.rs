@@ -61,19 +61,30 @@ fn scorer_for(playbook: &Playbook, won: Option<LookalikeModel>) -> Result<Scorer
 #[derive(Debug)]
 pub struct ImportAssessor {
     scorer: Scorer,
+    verify: bool,
 }
 
 impl ImportAssessor {
+    /// Verifies offline and scores.
     pub fn new(playbook: &Playbook, won: Option<LookalikeModel>) -> Result<Self, ScoreError> {
         Ok(Self {
             scorer: scorer_for(playbook, won)?,
+            verify: true,
         })
+    }
+
+    /// Scores only: a syntax-only verdict would let contacts through the
+    /// enrolment gate before anyone checked their mail servers, so `handoff
+    /// import` leaves verifying to `handoff verify`.
+    pub fn scoring_only(mut self) -> Self {
+        self.verify = false;
+        self
     }
 }
 
 impl Assess for ImportAssessor {
-    fn verify(&self, email: &str) -> Verdict {
-        offline_verdict(email)
+    fn verify(&self, email: &str) -> Option<Verdict> {
+        self.verify.then(|| offline_verdict(email))
     }
 
     fn score(&self, prospect: &Prospect) -> StoredScore {
