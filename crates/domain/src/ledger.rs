@@ -116,7 +116,8 @@ pub enum Event {
         reason: String,
         contact_id: Option<ContactId>,
     },
-    /// A new contact from an import row.
+    /// A new contact from an import row. Written by imports before
+    /// `contacts_imported`; still read from older ledgers.
     ContactImported {
         contact_id: ContactId,
         account_id: Option<AccountId>,
@@ -185,6 +186,26 @@ pub enum Event {
         imported: u64,
         merged: u64,
         rejected: u64,
+    },
+    /// One batch of an import: the new contacts it created, each carrying
+    /// its provenance (this import and its row), its offline verification
+    /// and its ICP score with reasons on its own row. Per-contact decisions
+    /// and conflicts (merges, job changes, changed scores) keep their own
+    /// entries.
+    ContactsImported {
+        import_id: ImportId,
+        /// The file rows the batch covers, first and last.
+        first_row: u64,
+        last_row: u64,
+        imported: u64,
+        merged: u64,
+        unchanged: u64,
+        /// Verdicts given to the new contacts, by verdict ("valid",
+        /// "risky (role_account)", …); empty when the import did not verify.
+        verified: std::collections::BTreeMap<String, u64>,
+        /// Scores given to the new contacts, by tier; empty when the import
+        /// did not score.
+        scored: std::collections::BTreeMap<String, u64>,
     },
     Enrolled {
         enrollment_id: EnrollmentId,
@@ -357,6 +378,7 @@ impl Event {
             Event::RiskyAddressAllowed { .. } => "risky_address_allowed",
             Event::ImportStarted { .. } => "import_started",
             Event::ImportFinished { .. } => "import_finished",
+            Event::ContactsImported { .. } => "contacts_imported",
             Event::Enrolled { .. } => "enrolled",
             Event::EnrollmentStopped { .. } => "enrollment_stopped",
             Event::DraftCreated { .. } => "draft_created",
@@ -453,6 +475,7 @@ impl Event {
             | Event::JobsEnqueued { .. }
             | Event::ImportStarted { .. }
             | Event::ImportFinished { .. }
+            | Event::ContactsImported { .. }
             | Event::BenchmarkProbe { .. } => Subjects::default(),
         }
     }
@@ -529,6 +552,33 @@ impl Event {
             } => format!(
                 "import finished: {rows_total} rows, {imported} imported, {merged} merged, {rejected} rejected"
             ),
+            Event::ContactsImported {
+                first_row,
+                last_row,
+                imported,
+                merged,
+                unchanged,
+                verified,
+                scored,
+                ..
+            } => {
+                let counts = |m: &std::collections::BTreeMap<String, u64>| {
+                    m.iter()
+                        .map(|(k, n)| format!("{k}: {n}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                let mut line = format!(
+                    "rows {first_row}–{last_row}: {imported} contacts imported, {merged} merged, {unchanged} unchanged"
+                );
+                if !verified.is_empty() {
+                    line.push_str(&format!("; verified ({})", counts(verified)));
+                }
+                if !scored.is_empty() {
+                    line.push_str(&format!("; scored ({})", counts(scored)));
+                }
+                line
+            }
             Event::Enrolled { sequence, .. } => format!("enrolled in {sequence}"),
             Event::EnrollmentStopped { reason, .. } => {
                 format!("automation stopped: {}", reason.as_str())
@@ -685,6 +735,16 @@ mod tests {
                 acceptance: 0.55,
                 drafts: 40,
             },
+            Event::ContactsImported {
+                import_id: ImportId::new(),
+                first_row: 2,
+                last_row: 10_001,
+                imported: 9_990,
+                merged: 5,
+                unchanged: 5,
+                verified: [("valid".to_string(), 9_990)].into(),
+                scored: [("Good".to_string(), 9_990)].into(),
+            },
         ];
         for event in events {
             let json = serde_json::to_value(&event).unwrap();
@@ -768,6 +828,28 @@ mod tests {
         assert_eq!(
             reviewed.summary(),
             "draft edited by dana (edit distance 0.10)"
+        );
+    }
+
+    #[test]
+    fn an_import_batch_reads_as_one_line() {
+        let batch = Event::ContactsImported {
+            import_id: ImportId::new(),
+            first_row: 2,
+            last_row: 9,
+            imported: 6,
+            merged: 1,
+            unchanged: 0,
+            verified: [
+                ("valid".to_string(), 5),
+                ("invalid (syntax)".to_string(), 1),
+            ]
+            .into(),
+            scored: [("Good".to_string(), 6)].into(),
+        };
+        assert_eq!(
+            batch.summary(),
+            "rows 2–9: 6 contacts imported, 1 merged, 0 unchanged; verified (invalid (syntax): 1, valid: 5); scored (Good: 6)"
         );
     }
 

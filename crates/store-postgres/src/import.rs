@@ -15,7 +15,7 @@ use handoff_store::import_plan::{
     BatchOutcome, ImportRow, ImportSource, StoredAccount, StoredContact, plan,
 };
 use handoff_store::provenance::Provenance;
-use handoff_store::{CommandContext, StoreError, StoreResult};
+use handoff_store::{CommandContext, StoreError, StoreResult, verdict_from_columns};
 
 use crate::rows::{db_err, is_code};
 use crate::{PostgresStore, insert_entry};
@@ -37,7 +37,7 @@ async fn load_contacts(
 ) -> StoreResult<HashMap<String, StoredContact>> {
     let rows = sqlx::query(
         "SELECT id, account_id, email, first_name, last_name, title, phone, linkedin_url, city, country, company,
-                seniority, department, owner, field_sources
+                seniority, department, owner, field_sources, verification_status, verification_reason, verified_at
          FROM contacts WHERE email = ANY($1) FOR UPDATE",
     )
     .bind(emails)
@@ -80,6 +80,12 @@ async fn load_contacts(
                     r.try_get("field_sources").map_err(db_err)?,
                     "contact field sources",
                 )?,
+                verification: verdict_from_columns(
+                    r.try_get("verification_status").map_err(db_err)?,
+                    r.try_get("verification_reason").map_err(db_err)?,
+                )?,
+                verified_at: r.try_get("verified_at").map_err(db_err)?,
+                score: None,
             },
         );
     }
@@ -91,7 +97,7 @@ async fn load_accounts(
     domains: &[String],
 ) -> StoreResult<HashMap<String, StoredAccount>> {
     let rows = sqlx::query(
-        "SELECT id, domain, name, industry, employees, revenue, technologies, field_sources
+        "SELECT id, domain, name, industry, employees, revenue, technologies, field_sources, tags
          FROM accounts WHERE domain = ANY($1) FOR UPDATE",
     )
     .bind(domains)
@@ -121,6 +127,8 @@ async fn load_accounts(
                     r.try_get("field_sources").map_err(db_err)?,
                     "account field sources",
                 )?,
+                tags: serde_json::from_value(r.try_get("tags").map_err(db_err)?)
+                    .map_err(|_| StoreError::corrupt("account tags"))?,
             },
         );
     }
@@ -152,7 +160,7 @@ impl PostgresStore {
         // rows that exist, and let the unique index stop a duplicate insert.
         let accounts = load_accounts(&mut tx, &domains).await?;
         let contacts = load_contacts(&mut tx, &emails).await?;
-        let plan = plan(source, rows, contacts, accounts);
+        let plan = plan(source, ctx.now, rows, contacts, accounts);
 
         for (account, _) in &plan.accounts {
             let r = &account.record;
@@ -180,13 +188,16 @@ impl PostgresStore {
             let r = &contact.record;
             sqlx::query(
                 "INSERT INTO contacts (id, email, first_name, last_name, title, seniority, department, phone, linkedin_url,
-                                       city, country, company, account_id, owner, field_sources, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16)
+                                       city, country, company, account_id, owner, field_sources, created_at, updated_at,
+                                       verification_status, verification_reason, verified_at, icp_score, icp_tier, icp_reasons)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16, $17, $18, $19, $20, $21, $22::jsonb)
                  ON CONFLICT (id) DO UPDATE SET first_name = excluded.first_name, last_name = excluded.last_name,
                      title = excluded.title, seniority = excluded.seniority, department = excluded.department,
                      phone = excluded.phone, linkedin_url = excluded.linkedin_url, city = excluded.city,
                      country = excluded.country, company = excluded.company, account_id = excluded.account_id,
-                     field_sources = excluded.field_sources, updated_at = excluded.updated_at",
+                     field_sources = excluded.field_sources, updated_at = excluded.updated_at,
+                     verification_status = excluded.verification_status,
+                     verification_reason = excluded.verification_reason, verified_at = excluded.verified_at",
             )
             .bind(contact.id.as_uuid())
             .bind(r.email.as_ref().map(|e| e.as_str()).unwrap_or_default())
@@ -204,6 +215,12 @@ impl PostgresStore {
             .bind(contact.owner.as_ref().map(|o| o.as_str()))
             .bind(contact.sources.to_value())
             .bind(ctx.now)
+            .bind(contact.verification.map(|v| v.status()))
+            .bind(contact.verification.and_then(|v| v.reason()))
+            .bind(contact.verified_at)
+            .bind(contact.score.as_ref().map(|s| i32::from(s.score)))
+            .bind(contact.score.as_ref().map(|s| s.tier.as_str()))
+            .bind(contact.score.as_ref().map(|s| s.reasons.as_str()))
             .execute(&mut *tx)
             .await
             .map_err(|e| {
@@ -236,6 +253,16 @@ impl PostgresStore {
         }
         for event in &plan.ledger {
             insert_entry(&mut tx, ctx, event).await?;
+        }
+        if let Some(assess) = &source.assess {
+            crate::prospects::rescore(
+                &mut tx,
+                ctx,
+                assess.as_ref(),
+                &plan.rescore_contacts,
+                &plan.rescore_accounts,
+            )
+            .await?;
         }
         tx.commit().await.map_err(db_err)?;
         Ok(plan.outcome)

@@ -3,11 +3,12 @@
 use std::sync::LazyLock;
 
 use async_trait::async_trait;
-use sqlx::Row;
 use sqlx::postgres::PgRow;
+use sqlx::{Postgres, Row, Transaction};
 use uuid::Uuid;
 
 use handoff_domain::{AccountId, ContactId, Event};
+use handoff_store::import_plan::Assess;
 use handoff_store::{
     AccountProfile, CommandContext, ContactScore, Prospect, Prospects, StoreError, StoreResult,
     StoredScore,
@@ -83,6 +84,84 @@ fn read_prospect(row: &PgRow) -> StoreResult<Prospect> {
     })
 }
 
+/// Writes each score that differs from the stored one, with its ledger
+/// entry; returns how many did.
+async fn store_scores(
+    tx: &mut Transaction<'_, Postgres>,
+    ctx: &CommandContext,
+    scores: &[ContactScore],
+) -> StoreResult<u64> {
+    let mut changed = 0;
+    for s in scores {
+        let n = sqlx::query(
+            "UPDATE contacts SET icp_score = $1, icp_tier = $2, icp_reasons = $3, updated_at = $4
+             WHERE id = $5 AND (icp_score IS DISTINCT FROM $1 OR icp_tier IS DISTINCT FROM $2
+                                OR icp_reasons IS DISTINCT FROM $3)",
+        )
+        .bind(i32::from(s.score.score))
+        .bind(&s.score.tier)
+        .bind(&s.score.reasons)
+        .bind(ctx.now)
+        .bind(s.contact_id.as_uuid())
+        .execute(&mut **tx)
+        .await
+        .map_err(db_err)?
+        .rows_affected();
+        if n == 0 {
+            continue;
+        }
+        changed += 1;
+        let reasons = s.score.reason_texts();
+        insert_entry(
+            tx,
+            ctx,
+            &Event::ContactScored {
+                contact_id: s.contact_id,
+                score: s.score.score,
+                tier: s.score.tier.clone(),
+                reasons,
+            },
+        )
+        .await?;
+    }
+    Ok(changed)
+}
+
+/// Scores `contacts` and every contact of `accounts` as they stand in the
+/// transaction, as `handoff score` would: for an import, the contacts whose
+/// score depends on more than the batch.
+pub(crate) async fn rescore(
+    tx: &mut Transaction<'_, Postgres>,
+    ctx: &CommandContext,
+    assess: &dyn Assess,
+    contacts: &[ContactId],
+    accounts: &[AccountId],
+) -> StoreResult<u64> {
+    if contacts.is_empty() && accounts.is_empty() {
+        return Ok(0);
+    }
+    let contacts: Vec<Uuid> = contacts.iter().map(|c| c.as_uuid()).collect();
+    let accounts: Vec<Uuid> = accounts.iter().map(|a| a.as_uuid()).collect();
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "{} WHERE c.id = ANY($1) OR c.account_id = ANY($2)",
+        *PROSPECT_SELECT
+    )))
+    .bind(&contacts)
+    .bind(&accounts)
+    .fetch_all(&mut **tx)
+    .await
+    .map_err(db_err)?;
+    let mut scores = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let prospect = read_prospect(row)?;
+        scores.push(ContactScore {
+            contact_id: prospect.contact.id,
+            score: assess.score(&prospect),
+        });
+    }
+    store_scores(tx, ctx, &scores).await
+}
+
 #[async_trait]
 impl Prospects for PostgresStore {
     async fn prospects(&self, after: Option<ContactId>, limit: u32) -> StoreResult<Vec<Prospect>> {
@@ -116,39 +195,7 @@ impl Prospects for PostgresStore {
         scores: &[ContactScore],
     ) -> StoreResult<u64> {
         let mut tx = self.pool().begin().await.map_err(db_err)?;
-        let mut changed = 0;
-        for s in scores {
-            let n = sqlx::query(
-                "UPDATE contacts SET icp_score = $1, icp_tier = $2, icp_reasons = $3, updated_at = $4
-                 WHERE id = $5 AND (icp_score IS DISTINCT FROM $1 OR icp_tier IS DISTINCT FROM $2
-                                    OR icp_reasons IS DISTINCT FROM $3)",
-            )
-            .bind(i32::from(s.score.score))
-            .bind(&s.score.tier)
-            .bind(&s.score.reasons)
-            .bind(ctx.now)
-            .bind(s.contact_id.as_uuid())
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?
-            .rows_affected();
-            if n == 0 {
-                continue;
-            }
-            changed += 1;
-            let reasons = s.score.reason_texts();
-            insert_entry(
-                &mut tx,
-                ctx,
-                &Event::ContactScored {
-                    contact_id: s.contact_id,
-                    score: s.score.score,
-                    tier: s.score.tier.clone(),
-                    reasons,
-                },
-            )
-            .await?;
-        }
+        let changed = store_scores(&mut tx, ctx, scores).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(changed)
     }

@@ -15,7 +15,7 @@ use handoff_store::import_plan::{
 use handoff_store::provenance::Provenance;
 use handoff_store::{CommandContext, StoreError, StoreResult};
 
-use crate::rows::{db_err, micros, parse_id};
+use crate::rows::{db_err, from_micros, micros, parse_id, read_verdict};
 use crate::{SqliteStore, insert_entry};
 
 fn none_if_empty(s: String) -> Option<String> {
@@ -34,7 +34,7 @@ fn load_contacts(
     let mut stmt = tx
         .prepare_cached(
             "SELECT id, account_id, email, first_name, last_name, title, phone, linkedin_url, city, country, company,
-                    seniority, department, owner, field_sources
+                    seniority, department, owner, field_sources, verification_status, verification_reason, verified_at
              FROM contacts WHERE email IN (SELECT value FROM json_each(?1))",
         )
         .map_err(db_err)?;
@@ -50,6 +50,7 @@ fn load_contacts(
         let account: Option<String> = r.get(1).map_err(db_err)?;
         let owner: Option<String> = r.get(13).map_err(db_err)?;
         let stored_sources: String = r.get(14).map_err(db_err)?;
+        let verified_at: Option<i64> = r.get(17).map_err(db_err)?;
         out.insert(
             email.clone(),
             StoredContact {
@@ -76,6 +77,9 @@ fn load_contacts(
                     .transpose()
                     .map_err(|_| StoreError::corrupt("contact owner"))?,
                 sources: sources(&stored_sources, "contact field sources")?,
+                verification: read_verdict(r.get(15).map_err(db_err)?, r.get(16).map_err(db_err)?)?,
+                verified_at: verified_at.map(from_micros).transpose()?,
+                score: None,
             },
         );
     }
@@ -89,7 +93,7 @@ fn load_accounts(
     let list = serde_json::to_string(domains).map_err(|e| StoreError::Database(e.to_string()))?;
     let mut stmt = tx
         .prepare_cached(
-            "SELECT id, domain, name, industry, employees, revenue, technologies, field_sources
+            "SELECT id, domain, name, industry, employees, revenue, technologies, field_sources, tags
              FROM accounts WHERE domain IN (SELECT value FROM json_each(?1))",
         )
         .map_err(db_err)?;
@@ -99,6 +103,7 @@ fn load_accounts(
         let domain: String = r.get(1).map_err(db_err)?;
         let technologies: Option<String> = r.get(6).map_err(db_err)?;
         let stored_sources: String = r.get(7).map_err(db_err)?;
+        let tags: String = r.get(8).map_err(db_err)?;
         out.insert(
             domain.clone(),
             StoredAccount {
@@ -118,6 +123,8 @@ fn load_accounts(
                         .map_err(|_| StoreError::corrupt("account technologies"))?,
                 },
                 sources: sources(&stored_sources, "account field sources")?,
+                tags: serde_json::from_str(&tags)
+                    .map_err(|_| StoreError::corrupt("account tags"))?,
             },
         );
     }
@@ -147,7 +154,7 @@ impl SqliteStore {
         self.write(|tx| {
             let contacts = load_contacts(tx, &emails)?;
             let accounts = load_accounts(tx, &domains)?;
-            let plan = plan(source, rows, contacts, accounts);
+            let plan = plan(source, ctx.now, rows, contacts, accounts);
             let now = micros(ctx.now);
 
             let mut account_stmt = tx
@@ -179,13 +186,16 @@ impl SqliteStore {
             let mut contact_stmt = tx
                 .prepare_cached(
                     "INSERT INTO contacts (id, email, first_name, last_name, title, seniority, department, phone, linkedin_url,
-                                           city, country, company, account_id, owner, field_sources, created_at, updated_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?16)
+                                           city, country, company, account_id, owner, field_sources, created_at, updated_at,
+                                           verification_status, verification_reason, verified_at, icp_score, icp_tier, icp_reasons)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?16, ?17, ?18, ?19, ?20, ?21, ?22)
                      ON CONFLICT (id) DO UPDATE SET first_name = excluded.first_name, last_name = excluded.last_name,
                          title = excluded.title, seniority = excluded.seniority, department = excluded.department,
                          phone = excluded.phone, linkedin_url = excluded.linkedin_url, city = excluded.city,
                          country = excluded.country, company = excluded.company, account_id = excluded.account_id,
-                         field_sources = excluded.field_sources, updated_at = excluded.updated_at",
+                         field_sources = excluded.field_sources, updated_at = excluded.updated_at,
+                         verification_status = excluded.verification_status,
+                         verification_reason = excluded.verification_reason, verified_at = excluded.verified_at",
                 )
                 .map_err(db_err)?;
             for (contact, _) in &plan.contacts {
@@ -209,6 +219,12 @@ impl SqliteStore {
                         contact.owner.as_ref().map(|o| o.as_str()),
                         contact.sources.to_json(),
                         now,
+                        contact.verification.map(|v| v.status()),
+                        contact.verification.and_then(|v| v.reason()),
+                        contact.verified_at.map(micros),
+                        contact.score.as_ref().map(|s| s.score),
+                        contact.score.as_ref().map(|s| s.tier.as_str()),
+                        contact.score.as_ref().map(|s| s.reasons.as_str()),
                     ])
                     .map_err(|e| {
                         if e.to_string().contains("FOREIGN KEY") {
@@ -244,6 +260,15 @@ impl SqliteStore {
             }
             for event in &plan.ledger {
                 insert_entry(tx, ctx, event)?;
+            }
+            if let Some(assess) = &source.assess {
+                crate::prospects::rescore(
+                    tx,
+                    ctx,
+                    assess.as_ref(),
+                    &plan.rescore_contacts,
+                    &plan.rescore_accounts,
+                )?;
             }
             Ok(plan.outcome)
         })

@@ -5,7 +5,8 @@ use std::sync::LazyLock;
 use async_trait::async_trait;
 use rusqlite::{OptionalExtension, Row, params};
 
-use handoff_domain::{ContactId, Event};
+use handoff_domain::{AccountId, ContactId, Event};
+use handoff_store::import_plan::Assess;
 use handoff_store::{
     AccountProfile, CommandContext, ContactScore, Prospect, Prospects, StoreError, StoreResult,
     StoredScore,
@@ -84,6 +85,100 @@ fn read_prospect(row: &Row<'_>) -> StoreResult<Prospect> {
     })
 }
 
+/// Writes each score that differs from the stored one, with its ledger
+/// entry; returns how many did.
+fn store_scores(
+    tx: &rusqlite::Transaction<'_>,
+    ctx: &CommandContext,
+    scores: &[ContactScore],
+) -> StoreResult<u64> {
+    let mut changed = 0;
+    let mut update = tx
+        .prepare_cached(
+            "UPDATE contacts SET icp_score = ?1, icp_tier = ?2, icp_reasons = ?3, updated_at = ?4
+             WHERE id = ?5 AND (icp_score IS NOT ?1 OR icp_tier IS NOT ?2 OR icp_reasons IS NOT ?3)",
+        )
+        .map_err(db_err)?;
+    for s in scores {
+        let reasons = s.score.reasons.to_string();
+        let n = update
+            .execute(params![
+                s.score.score,
+                s.score.tier,
+                reasons,
+                micros(ctx.now),
+                s.contact_id.to_string()
+            ])
+            .map_err(db_err)?;
+        if n == 0 {
+            continue;
+        }
+        changed += 1;
+        insert_entry(
+            tx,
+            ctx,
+            &Event::ContactScored {
+                contact_id: s.contact_id,
+                score: s.score.score,
+                tier: s.score.tier.clone(),
+                reasons: s.score.reason_texts(),
+            },
+        )?;
+    }
+    Ok(changed)
+}
+
+/// Scores `contacts` and every contact of `accounts` as they stand in the
+/// transaction, as `handoff score` would: for an import, the contacts whose
+/// score depends on more than the batch.
+pub(crate) fn rescore(
+    tx: &rusqlite::Transaction<'_>,
+    ctx: &CommandContext,
+    assess: &dyn Assess,
+    contacts: &[ContactId],
+    accounts: &[AccountId],
+) -> StoreResult<u64> {
+    if contacts.is_empty() && accounts.is_empty() {
+        return Ok(0);
+    }
+    // Two lookups, each on its own index (an OR of the two would scan).
+    let mut scores = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for (column, ids) in [
+        (
+            "c.id",
+            contacts.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        ),
+        (
+            "c.account_id",
+            accounts.iter().map(ToString::to_string).collect(),
+        ),
+    ] {
+        if ids.is_empty() {
+            continue;
+        }
+        let mut stmt = tx
+            .prepare_cached(&format!(
+                "{} WHERE {column} IN (SELECT value FROM json_each(?1))",
+                *PROSPECT_SELECT
+            ))
+            .map_err(db_err)?;
+        let mut rows = stmt
+            .query([serde_json::Value::from(ids).to_string()])
+            .map_err(db_err)?;
+        while let Some(row) = rows.next().map_err(db_err)? {
+            let prospect = read_prospect(row)?;
+            if seen.insert(prospect.contact.id) {
+                scores.push(ContactScore {
+                    contact_id: prospect.contact.id,
+                    score: assess.score(&prospect),
+                });
+            }
+        }
+    }
+    store_scores(tx, ctx, &scores)
+}
+
 #[async_trait]
 impl Prospects for SqliteStore {
     async fn prospects(&self, after: Option<ContactId>, limit: u32) -> StoreResult<Vec<Prospect>> {
@@ -121,42 +216,7 @@ impl Prospects for SqliteStore {
         ctx: &CommandContext,
         scores: &[ContactScore],
     ) -> StoreResult<u64> {
-        self.write(|tx| {
-            let mut changed = 0;
-            let mut update = tx
-                .prepare_cached(
-                    "UPDATE contacts SET icp_score = ?1, icp_tier = ?2, icp_reasons = ?3, updated_at = ?4
-                     WHERE id = ?5 AND (icp_score IS NOT ?1 OR icp_tier IS NOT ?2 OR icp_reasons IS NOT ?3)",
-                )
-                .map_err(db_err)?;
-            for s in scores {
-                let reasons = s.score.reasons.to_string();
-                let n = update
-                    .execute(params![
-                        s.score.score,
-                        s.score.tier,
-                        reasons,
-                        micros(ctx.now),
-                        s.contact_id.to_string()
-                    ])
-                    .map_err(db_err)?;
-                if n == 0 {
-                    continue;
-                }
-                changed += 1;
-                insert_entry(
-                    tx,
-                    ctx,
-                    &Event::ContactScored {
-                        contact_id: s.contact_id,
-                        score: s.score.score,
-                        tier: s.score.tier.clone(),
-                        reasons: s.score.reason_texts(),
-                    },
-                )?;
-            }
-            Ok(changed)
-        })
+        self.write(|tx| store_scores(tx, ctx, scores))
     }
 
     async fn tag_account(

@@ -9,9 +9,10 @@
 //! bad rows (empty or malformed email, a broken quote) and about 2% repeated
 //! emails with a new title or company.
 //!
-//! handoff: a fresh SQLite database, `import_file`, `verify_all` (offline)
-//! and `score_all` with the default playbook, timed as one number and per
-//! phase. DuckDB (a python3 subprocess, timed inside python): `read_csv`
+//! handoff: a fresh SQLite database and `import_file` with the default
+//! playbook, which verifies (offline) and scores each contact as it writes
+//! it, the same verdicts and scores `handoff verify --offline` and `handoff
+//! score` give (crates/engine/tests/fused_import.rs holds them equal). DuckDB (a python3 subprocess, timed inside python): `read_csv`
 //! into a table, then one `CREATE TABLE AS` that keeps rows with a usable
 //! email, keeps the last row per email, and sums the playbook's rules
 //! translated to SQL by [`CompiledCondition::to_sql`].
@@ -35,9 +36,7 @@ use handoff_domain::playbook::{self, DEFAULT_PLAYBOOK, IcpTiers};
 use handoff_domain::scoring::CompiledCondition;
 use handoff_domain::titles::normalize_title;
 use handoff_engine::list_building::import::{ImportOptions, import_file};
-use handoff_engine::list_building::score::score_all;
-use handoff_engine::list_building::verify::verify_all;
-use handoff_mail::address::verify::Verifier;
+use handoff_engine::list_building::score::ImportAssessor;
 use handoff_store::{CommandContext, Schema, Store};
 use handoff_store_sqlite::{Durability, SqliteStore};
 
@@ -53,9 +52,6 @@ pub struct ImportCmd {
     /// Seed of the data generator.
     #[arg(long, default_value_t = 20_261_123)]
     seed: u64,
-    /// Verification lookups in flight at once (as `handoff verify`).
-    #[arg(long, default_value_t = 32)]
-    concurrency: usize,
     /// Write the broken-quote rows without trailing padding, so they read
     /// as fewer columns than the header (import_file then fails writing
     /// its rejects file: the rejects CSV writer is not flexible).
@@ -111,9 +107,8 @@ struct HandoffSide {
     seconds: f64,
     rows_per_sec: f64,
     open_migrate_seconds: f64,
+    /// Parse, normalise, verify (offline) and score, written once.
     import_seconds: f64,
-    verify_seconds: f64,
-    score_seconds: f64,
     /// VmHWM of this process after the pipeline, generator included.
     peak_memory_mb: f64,
     rows_read: u64,
@@ -199,7 +194,7 @@ impl ImportCmd {
             .map_err(|d| anyhow::anyhow!("the default playbook does not parse: {d:?}"))?;
 
         if !self.json {
-            eprintln!("handoff: import → verify (offline) → score …");
+            eprintln!("handoff: import (verify offline, score) …");
         }
         let handoff = self.run_handoff(&csv, &handoff_db, &playbook).await?;
 
@@ -289,38 +284,22 @@ impl ImportCmd {
         let store: Arc<dyn Store> = Arc::new(sqlite);
         let open_migrate = start.elapsed().as_secs_f64();
 
+        // One pass: parse, normalise, verify offline and score each contact
+        // as it is written (what `handoff import` does with a playbook).
+        let assessor = ImportAssessor::new(playbook, None).context("the ICP rules")?;
+        let options = ImportOptions {
+            assess: Some(Arc::new(assessor)),
+            ..ImportOptions::default()
+        };
         let phase = Instant::now();
-        let report = import_file(
-            store.as_ref(),
-            &ctx,
-            csv,
-            &ImportOptions::default(),
-            &|_, _| {},
-        )
-        .await
-        .context("the import failed")?;
-        let import_seconds = phase.elapsed().as_secs_f64();
-
-        let phase = Instant::now();
-        let verified = verify_all(
-            Arc::clone(&store),
-            &ctx,
-            &Verifier::offline(),
-            self.concurrency,
-            &|_| {},
-        )
-        .await
-        .context("verification failed")?;
-        let verify_seconds = phase.elapsed().as_secs_f64();
-
-        let phase = Instant::now();
-        let scored = score_all(store.as_ref(), &ctx, playbook, None, &|_| {})
+        let report = import_file(store.as_ref(), &ctx, csv, &options, &|_, _| {})
             .await
-            .context("scoring failed")?;
-        let score_seconds = phase.elapsed().as_secs_f64();
+            .context("the import failed")?;
+        let import_seconds = phase.elapsed().as_secs_f64();
         let seconds = start.elapsed().as_secs_f64();
         let peak_memory_mb = vm_hwm_mb().unwrap_or(f64::NAN);
         drop(store);
+        let (verdicts, scored) = stored_outcomes(db)?;
 
         let database_mb = ["", "-wal"]
             .iter()
@@ -336,8 +315,6 @@ impl ImportCmd {
             rows_per_sec: self.rows as f64 / seconds.max(1e-9),
             open_migrate_seconds: open_migrate,
             import_seconds,
-            verify_seconds,
-            score_seconds,
             peak_memory_mb,
             rows_read: report.rows,
             imported: report.imported,
@@ -347,9 +324,9 @@ impl ImportCmd {
             job_changes: report.job_changes,
             accounts_created: report.accounts_created,
             warnings: report.warnings,
-            verified: verified.checked,
-            verdicts: verified.by_verdict,
-            scored: scored.scored,
+            verified: verdicts.values().sum(),
+            verdicts,
+            scored,
             database_mb,
         })
     }
@@ -475,6 +452,35 @@ fn vm_hwm_mb() -> Option<f64> {
     Some(kb * 1024.0 / 1e6)
 }
 
+/// Verdicts (as `handoff verify` counts them) and scored contacts, read
+/// from the database after the run.
+fn stored_outcomes(db: &Path) -> Result<(BTreeMap<String, u64>, u64)> {
+    let conn =
+        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let mut verdicts = BTreeMap::new();
+    let mut stmt = conn.prepare(
+        "SELECT verification_status, verification_reason, count(*) FROM contacts
+         WHERE verification_status IS NOT NULL GROUP BY 1, 2",
+    )?;
+    let mut rows = stmt.query([])?;
+    while let Some(row) = rows.next()? {
+        let status: String = row.get(0)?;
+        let reason: Option<String> = row.get(1)?;
+        let n: i64 = row.get(2)?;
+        let verdict = match reason {
+            Some(reason) => format!("{status} ({reason})"),
+            None => status,
+        };
+        verdicts.insert(verdict, n.max(0) as u64);
+    }
+    let scored: i64 = conn.query_row(
+        "SELECT count(*) FROM contacts WHERE icp_score IS NOT NULL",
+        [],
+        |r| r.get(0),
+    )?;
+    Ok((verdicts, scored.max(0) as u64))
+}
+
 /// The score histogram handoff stored, against DuckDB's.
 fn compare(db: &Path, duck: &BTreeMap<u8, u64>, tiers: &IcpTiers) -> Result<Comparison> {
     let conn =
@@ -554,9 +560,7 @@ fn print_report(r: &Report) {
     ]);
     for (name, seconds) in [
         ("  open + migrate", h.open_migrate_seconds),
-        ("  import_file", h.import_seconds),
-        ("  verify_all (offline)", h.verify_seconds),
-        ("  score_all", h.score_seconds),
+        ("  import_file (verify offline + score)", h.import_seconds),
     ] {
         table.add_row(vec![
             name.to_string(),

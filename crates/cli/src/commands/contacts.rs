@@ -8,7 +8,7 @@ use serde_json::json;
 
 use handoff_domain::scoring::{CompiledCondition, Outcome};
 use handoff_engine::list_building::facts::facts_of;
-use handoff_store::{LedgerFilter, Prospect};
+use handoff_store::Prospect;
 
 use crate::settings::{GlobalArgs, Settings};
 use crate::store::{self, Migrate};
@@ -127,13 +127,12 @@ impl Cmd {
                     .prospect(id)
                     .await?
                     .with_context(|| format!("no contact {id}"))?;
-                let history = store
-                    .tail(&LedgerFilter {
-                        contact_id: Some(id),
-                        limit: 20,
-                        ..LedgerFilter::default()
-                    })
-                    .await?;
+                let history = handoff_engine::list_building::import::contact_history(
+                    store.as_ref(),
+                    &p.contact,
+                    20,
+                )
+                .await?;
                 let enrollments = store.list_enrollments(id).await?;
                 if cmd.json {
                     crate::output::print_json(&json!({
@@ -165,10 +164,13 @@ impl Cmd {
                     );
                 }
                 println!(
-                    "  address {}",
+                    "  address {}{}",
                     c.verification
                         .map(|v| v.to_string())
-                        .unwrap_or_else(|| "not verified".into())
+                        .unwrap_or_else(|| "not verified".into()),
+                    c.verified_at
+                        .map(|t| format!(" (checked {})", t.format("%Y-%m-%d %H:%M")))
+                        .unwrap_or_default()
                 );
                 match &p.score {
                     Some(s) => {

@@ -1,8 +1,9 @@
 //! `handoff import FILE.csv`: contacts and accounts from Apollo, HubSpot,
 //! Salesforce or any CSV.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use clap::Args;
@@ -10,9 +11,13 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use handoff_domain::Actor;
 use handoff_domain::import::ImportFormat;
+use handoff_domain::playbook::Playbook;
 use handoff_domain::users::Username;
 use handoff_engine::list_building::import::{ImportOptions, import_file};
+use handoff_engine::list_building::lookalike;
+use handoff_engine::list_building::score::ImportAssessor;
 use handoff_store::CommandContext;
+use handoff_store::import_plan::Assess;
 
 use crate::settings::{GlobalArgs, Settings};
 use crate::store::{self, Migrate};
@@ -61,11 +66,16 @@ impl Cmd {
                 "--owner {owner}: no such user; add them with `handoff users add {owner}`"
             );
         }
-        let policy = super::read_playbook(&settings.playbook_path)
+        let playbook = super::read_playbook(&settings.playbook_path)
             .ok()
-            .and_then(|p| p.ok())
-            .map(|p| p.policy_version());
+            .and_then(|p| p.ok());
+        let policy = playbook.as_ref().map(|p| p.policy_version());
         let ctx = CommandContext::new(Actor::human(&super::init::operator()), policy);
+        let assess = match &playbook {
+            Some(playbook) => assessor(playbook, &settings.playbook_path)?,
+            None => None,
+        };
+        let assessed = assess.is_some();
         let size = std::fs::metadata(&self.file)
             .with_context(|| format!("cannot read {}", self.file.display()))?
             .len();
@@ -90,6 +100,7 @@ impl Cmd {
             owner,
             rejects: self.rejects,
             force: self.force,
+            assess,
             ..ImportOptions::default()
         };
         let report = import_file(store.as_ref(), &ctx, &self.file, &options, &progress).await;
@@ -140,6 +151,35 @@ impl Cmd {
         if let Some(path) = &report.rejects_file {
             println!("Rejected rows, with their row number, column and reason: {path}");
         }
+        if assessed {
+            println!(
+                "Contacts were scored as they were imported; verify their addresses with `handoff verify --all` (then `handoff score` if a rule reads contact.verification)."
+            );
+        } else {
+            println!("Contacts were not scored: run `handoff verify --all` and `handoff score`.");
+        }
         Ok(ExitCode::SUCCESS)
     }
+}
+
+/// Verification and scoring for the import, from the playbook. None when
+/// the won accounts come from a tag: the import itself could change them,
+/// so scoring waits for `handoff score`.
+fn assessor(playbook: &Playbook, playbook_path: &Path) -> Result<Option<Arc<dyn Assess>>> {
+    let won = match &playbook.icp.lookalike {
+        None => None,
+        Some(lookalike) if lookalike.won_accounts.starts_with("tag:") => {
+            return Ok(None);
+        }
+        Some(lookalike) => {
+            let dir = playbook_path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            Some(lookalike::from_csv(&dir.join(&lookalike.won_accounts))?)
+        }
+    };
+    Ok(Some(Arc::new(
+        ImportAssessor::new(playbook, won)?.scoring_only(),
+    )))
 }

@@ -10,15 +10,22 @@
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use handoff_domain::Event;
 use handoff_domain::import::{self, ImportFormat, MappingError};
 use handoff_domain::titles::normalize_title;
 use handoff_domain::users::Username;
-use handoff_store::import_plan::{BatchOutcome, ImportRow, ImportSource};
-use handoff_store::{CommandContext, ImportCounts, ImportRecord, NewImport, Store, StoreError};
+use handoff_store::import_plan::{
+    Assess, BatchOutcome, ImportRow, ImportSource, PreparedScore, row_prospect,
+};
+use handoff_store::{
+    CommandContext, Contact, ImportCounts, ImportRecord, LedgerEntry, LedgerFilter, NewImport,
+    Store, StoreError,
+};
 
 #[derive(Debug, Clone)]
 pub struct ImportOptions {
@@ -32,6 +39,8 @@ pub struct ImportOptions {
     pub batch_size: usize,
     /// Apply a file even if the same bytes were imported before.
     pub force: bool,
+    /// Verify (offline) and score each contact as it is written.
+    pub assess: Option<Arc<dyn Assess>>,
 }
 
 impl Default for ImportOptions {
@@ -43,6 +52,7 @@ impl Default for ImportOptions {
             rejects: None,
             batch_size: 10_000,
             force: false,
+            assess: None,
         }
     }
 }
@@ -469,6 +479,9 @@ impl<R: Read> RowStream<R> {
                             account: parsed.account,
                             seniority: titles.map(|t| t.seniority.as_str().to_string()),
                             department: titles.map(|t| t.department.as_str().to_string()),
+                            verdict: None,
+                            new_id: handoff_domain::ContactId::new(),
+                            assessed: None,
                         }),
                     }
                 }
@@ -604,7 +617,10 @@ pub async fn import_file(
         import_id: started.id,
         file_name,
         owner: options.owner.clone(),
+        assess: options.assess.clone(),
     };
+    let assess = options.assess.clone();
+    let owner = options.owner.clone();
     let mut rejects = Rejects {
         path: options
             .rejects
@@ -624,8 +640,19 @@ pub async fn import_file(
         let mut warnings = 0u64;
         while let Some(item) = stream.next_item() {
             match item {
-                RowItem::Good { row, warnings: w } => {
+                RowItem::Good {
+                    mut row,
+                    warnings: w,
+                } => {
                     warnings += w as u64;
+                    // Verified and scored here, beside parsing, so the
+                    // writer mostly writes (the plan checks the score's
+                    // assumptions against the database).
+                    if let (Some(assess), Some(email)) = (&assess, &row.contact.email) {
+                        row.verdict = assess.verify(email.as_str());
+                        row.assessed = row_prospect(&row, owner.as_ref())
+                            .map(|p| PreparedScore::from(assess.score(&p)));
+                    }
                     batch.push(*row);
                 }
                 RowItem::Rejected {
@@ -709,6 +736,44 @@ pub async fn import_file(
         )
         .await?;
     Ok(report)
+}
+
+/// A contact's history: its own ledger entries and, for a contact an
+/// import created, the entry of the batch that created it (found through
+/// the import and row its address came from).
+pub async fn contact_history(
+    store: &dyn Store,
+    contact: &Contact,
+    limit: u32,
+) -> Result<Vec<LedgerEntry>, StoreError> {
+    let mut history = store
+        .tail(&LedgerFilter {
+            contact_id: Some(contact.id),
+            limit,
+            ..LedgerFilter::default()
+        })
+        .await?;
+    let Some(source) = contact.field_sources.of("email") else {
+        return Ok(history);
+    };
+    let batches = store
+        .tail(&LedgerFilter {
+            kind: Some("contacts_imported".into()),
+            limit: 10_000,
+            ..LedgerFilter::default()
+        })
+        .await?;
+    let created = batches.into_iter().find(|entry| {
+        matches!(&entry.event, Event::ContactsImported { import_id, first_row, last_row, .. }
+            if import_id.to_string() == source.import && (*first_row..=*last_row).contains(&source.row))
+    });
+    if let Some(created) = created {
+        history.push(created);
+        history.sort_by_key(|e| e.id.get());
+        let excess = history.len().saturating_sub(limit as usize);
+        history.drain(..excess);
+    }
+    Ok(history)
 }
 
 fn add(total: &mut BatchOutcome, batch: BatchOutcome) {

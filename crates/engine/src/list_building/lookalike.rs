@@ -65,7 +65,8 @@ async fn from_tag(store: &dyn Store, tag: &str) -> Result<LookalikeModel, Lookal
     Ok(LookalikeModel::new(won))
 }
 
-fn from_csv(path: &Path) -> Result<LookalikeModel, LookalikeError> {
+/// The won accounts from a CSV file.
+pub fn from_csv(path: &Path) -> Result<LookalikeModel, LookalikeError> {
     let read_err = |reason: String| LookalikeError::Read {
         path: path.display().to_string(),
         reason,

@@ -8,7 +8,10 @@ use serde_json::json;
 
 use handoff_domain::playbook::Playbook;
 use handoff_domain::scoring::{LookalikeModel, Score, Scorer};
-use handoff_store::{CommandContext, ContactScore, Store, StoreError, StoredScore};
+use handoff_domain::verification::Verdict;
+use handoff_mail::address::verify::offline_verdict;
+use handoff_store::import_plan::Assess;
+use handoff_store::{CommandContext, ContactScore, Prospect, Store, StoreError, StoredScore};
 
 use super::facts::facts_of;
 
@@ -44,6 +47,51 @@ pub fn stored(score: &Score) -> StoredScore {
     }
 }
 
+fn scorer_for(playbook: &Playbook, won: Option<LookalikeModel>) -> Result<Scorer, ScoreError> {
+    let mut scorer = Scorer::new(&playbook.icp).map_err(|e| ScoreError::Rules(e.to_string()))?;
+    if let Some(won) = won {
+        scorer = scorer.with_lookalike(won);
+    }
+    Ok(scorer)
+}
+
+/// What an import does to each contact it writes when it verifies and
+/// scores as it goes: the same offline verdict as `handoff verify --offline`
+/// and the same score as [`score_all`].
+#[derive(Debug)]
+pub struct ImportAssessor {
+    scorer: Scorer,
+    verify: bool,
+}
+
+impl ImportAssessor {
+    /// Verifies offline and scores.
+    pub fn new(playbook: &Playbook, won: Option<LookalikeModel>) -> Result<Self, ScoreError> {
+        Ok(Self {
+            scorer: scorer_for(playbook, won)?,
+            verify: true,
+        })
+    }
+
+    /// Scores only: a syntax-only verdict would let contacts through the
+    /// enrolment gate before anyone checked their mail servers, so `handoff
+    /// import` leaves verifying to `handoff verify`.
+    pub fn scoring_only(mut self) -> Self {
+        self.verify = false;
+        self
+    }
+}
+
+impl Assess for ImportAssessor {
+    fn verify(&self, email: &str) -> Option<Verdict> {
+        self.verify.then(|| offline_verdict(email))
+    }
+
+    fn score(&self, prospect: &Prospect) -> StoredScore {
+        stored(&self.scorer.score(&facts_of(prospect)))
+    }
+}
+
 /// Scores every prospect. `won` is the lookalike model when the playbook
 /// names won accounts (see `lookalike::load`).
 pub async fn score_all(
@@ -53,10 +101,7 @@ pub async fn score_all(
     won: Option<LookalikeModel>,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<ScoreSummary, ScoreError> {
-    let mut scorer = Scorer::new(&playbook.icp).map_err(|e| ScoreError::Rules(e.to_string()))?;
-    if let Some(won) = won {
-        scorer = scorer.with_lookalike(won);
-    }
+    let scorer = scorer_for(playbook, won)?;
     let mut summary = ScoreSummary::default();
     let mut after = None;
     loop {

@@ -103,7 +103,6 @@ impl Verifier {
             _ => None,
         };
         let findings = Findings {
-            syntax_valid: true,
             domain: domain.as_ref().map(|d| match d {
                 DomainVerdict::HasMx { .. } | DomainVerdict::ImplicitMx { .. } => {
                     DomainFinding::AcceptsMail
@@ -114,11 +113,9 @@ impl Verifier {
                 DomainVerdict::Timeout => DomainFinding::Timeout,
                 DomainVerdict::TemporaryFailure { .. } => DomainFinding::TemporaryFailure,
             }),
-            disposable: lists::is_disposable(&parsed.ascii_domain),
-            role_account: lists::is_role_account(&parsed.local_part),
-            smtputf8: parsed.smtputf8,
             catch_all: matches!(probe, Some(ProbeOutcome::CatchAll)),
             recipient_rejected: matches!(probe, Some(ProbeOutcome::Rejected { .. })),
+            ..offline_findings(&parsed)
         };
         let verdict = verification::verdict(&findings);
         let detail = explain(
@@ -142,6 +139,28 @@ impl Verifier {
             domain,
             probe,
         }
+    }
+}
+
+/// What is known about a well-formed address without asking anyone.
+fn offline_findings(parsed: &syntax::ValidAddress) -> Findings {
+    Findings {
+        syntax_valid: true,
+        domain: None,
+        disposable: lists::is_disposable(&parsed.ascii_domain),
+        role_account: lists::is_role_account(&parsed.local_part),
+        smtputf8: parsed.smtputf8,
+        catch_all: false,
+        recipient_rejected: false,
+    }
+}
+
+/// The verdict of [`Verifier::offline`] on `address`, without its
+/// explanation and without async: for imports that verify as they go.
+pub fn offline_verdict(address: &str) -> Verdict {
+    match syntax::validate(address) {
+        Ok(parsed) => verification::verdict(&offline_findings(&parsed)),
+        Err(_) => verification::verdict(&Findings::default()),
     }
 }
 
