@@ -9,4 +9,4 @@ pub mod research;
 pub mod workers;
 pub mod workspace;
 
-pub use workers::{Worked, Worker, WorkerConfig};
+pub use workers::{DraftingDuty, Worked, Worker, WorkerConfig};

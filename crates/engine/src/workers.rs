@@ -2,15 +2,20 @@
 //! record the outcome. `run_once` does one round, so tests (and
 //! `handoff worker --once`) can drive the queue step by step.
 
-use std::sync::Arc;
-use std::time::Duration as StdDuration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration as StdDuration, Instant};
 
 use chrono::{Duration, Utc};
 use tracing::{info, warn};
 
+use handoff_ai::Drafter;
 use handoff_domain::jobs::{JobKind, RetryPolicy};
+use handoff_domain::playbook::Playbook;
 use handoff_domain::{Actor, Event};
 use handoff_store::{ClaimRequest, ClaimedJob, CommandContext, Completion, Store, StoreError};
+
+use crate::drafting::{Drafting, DraftingError, StepOutcome};
+use crate::governance::{GovernanceError, effective_policy};
 
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
@@ -51,11 +56,121 @@ pub enum Worked {
 pub struct Worker {
     store: Arc<dyn Store>,
     config: WorkerConfig,
+    drafting: Option<DraftingDuty>,
+}
+
+/// The drafting stage, run by a worker between jobs: every `every`, it
+/// drafts the enrolment steps that have come due.
+pub struct DraftingDuty {
+    pub playbook: Arc<Playbook>,
+    pub drafter: Arc<dyn Drafter>,
+    pub every: StdDuration,
+    last: Mutex<Option<Instant>>,
+}
+
+impl std::fmt::Debug for DraftingDuty {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DraftingDuty")
+            .field("backend", &self.drafter.backend())
+            .field("every", &self.every)
+            .finish()
+    }
+}
+
+impl DraftingDuty {
+    pub fn new(playbook: Arc<Playbook>, drafter: Arc<dyn Drafter>, every: StdDuration) -> Self {
+        DraftingDuty {
+            playbook,
+            drafter,
+            every,
+            last: Mutex::new(None),
+        }
+    }
+
+    /// Whether a pass is due, marking it started if so.
+    fn due(&self) -> bool {
+        let Ok(mut last) = self.last.lock() else {
+            return false;
+        };
+        let due = last.is_none_or(|at| at.elapsed() >= self.every);
+        if due {
+            *last = Some(Instant::now());
+        }
+        due
+    }
 }
 
 impl Worker {
     pub fn new(store: Arc<dyn Store>, config: WorkerConfig) -> Self {
-        Self { store, config }
+        Self {
+            store,
+            config,
+            drafting: None,
+        }
+    }
+
+    /// Also runs the drafting stage.
+    pub fn with_drafting(mut self, duty: DraftingDuty) -> Self {
+        self.drafting = Some(duty);
+        self
+    }
+
+    /// One drafting pass if one is due; the number of drafts written.
+    async fn draft_due(&self) -> Result<usize, StoreError> {
+        let Some(duty) = &self.drafting else {
+            return Ok(0);
+        };
+        if !duty.due() {
+            return Ok(0);
+        }
+        let ctx = CommandContext::new(
+            Actor::system(&format!(
+                "drafter:{} worker {}",
+                duty.drafter.backend(),
+                self.config.name
+            )),
+            Some(duty.playbook.policy_version()),
+        );
+        let policy = match effective_policy(self.store.as_ref(), &duty.playbook).await {
+            Ok(policy) => policy,
+            Err(GovernanceError::Store(e)) => return Err(e),
+            Err(e) => {
+                warn!(error = %e, "drafting skipped: the policy cannot be used");
+                return Ok(0);
+            }
+        };
+        let drafting = Drafting::new(&duty.playbook, &policy);
+        match drafting
+            .draft_due(
+                self.store.as_ref(),
+                &ctx,
+                duty.drafter.as_ref(),
+                ctx.now,
+                &|_| {},
+            )
+            .await
+        {
+            Ok(summary) => {
+                for step in &summary.steps {
+                    if let StepOutcome::Failed { reason } = &step.outcome {
+                        warn!(enrollment = %step.enrollment_id, step = step.step, %reason, "drafting failed; retried next pass");
+                    }
+                }
+                if summary.drafted > 0 {
+                    info!(
+                        drafted = summary.drafted,
+                        held = summary.held,
+                        "drafted due steps"
+                    );
+                }
+                Ok(summary.drafted as usize)
+            }
+            Err(DraftingError::Store(e)) => Err(e),
+            Err(e) => {
+                warn!(error = %e, "drafting pass stopped");
+                Ok(0)
+            }
+        }
     }
 
     pub fn name(&self) -> &str {
@@ -82,8 +197,13 @@ impl Worker {
                 now: ctx.now,
             })
             .await?;
+        let drafted = self.draft_due().await?;
         if claimed.is_empty() {
-            return Ok(Worked::Idle);
+            return Ok(if drafted > 0 {
+                Worked::Ran(drafted)
+            } else {
+                Worked::Idle
+            });
         }
         for job in &claimed {
             let outcome = run_job(job, &self.config.name).await;

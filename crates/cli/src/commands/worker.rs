@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::Result;
 use clap::Args;
 
-use handoff_engine::{Worked, Worker, WorkerConfig};
+use handoff_engine::{DraftingDuty, Worked, Worker, WorkerConfig};
 
 use crate::settings::{GlobalArgs, Settings};
 use crate::store::{self, Migrate};
@@ -31,6 +31,13 @@ pub struct Cmd {
     /// Name shown in the queue and ledger (default: host-pid-random).
     #[arg(long)]
     name: Option<String>,
+    /// Seconds between drafting passes (due sequence steps are drafted
+    /// with the playbook's [model]).
+    #[arg(long, default_value_t = 30)]
+    draft_every_secs: u64,
+    /// Run jobs only; leave drafting to other workers or `handoff draft --due`.
+    #[arg(long)]
+    no_drafting: bool,
 }
 
 impl Cmd {
@@ -42,7 +49,28 @@ impl Cmd {
         config.batch = self.batch.max(1);
         config.lease = chrono::Duration::seconds(self.lease_secs.max(1));
         config.idle_wait = Duration::from_millis(self.idle_ms.max(10));
-        let worker = Worker::new(store, config);
+        let mut worker = Worker::new(store, config);
+        let has_playbook = settings.playbook_path.exists();
+        if !self.no_drafting && !has_playbook {
+            eprintln!(
+                "no playbook at {}: this worker runs jobs but drafts nothing (pass --playbook FILE to draft)",
+                settings.playbook_path.display()
+            );
+        }
+        if !self.no_drafting && has_playbook {
+            let playbook = super::load_playbook(&settings.playbook_path)?;
+            let playbook_dir = settings
+                .playbook_path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(std::path::Path::new("."));
+            let drafter = super::drafter(&playbook, playbook_dir, None)?;
+            worker = worker.with_drafting(DraftingDuty::new(
+                std::sync::Arc::new(playbook),
+                drafter,
+                Duration::from_secs(self.draft_every_secs.max(1)),
+            ));
+        }
         if self.once {
             let worked = worker.run_once().await?;
             match worked {

@@ -307,3 +307,22 @@ fn policy_judges_what_a_model_wrote_not_what_it_claims() {
         bodies[0]
     );
 }
+
+#[test]
+fn the_worker_drafts_due_steps_between_jobs() {
+    let dir = enrolled(LEADS);
+    let d = dir.path();
+    let out = ok(handoff(d, &["worker", "--once"]));
+    assert!(
+        out.contains("ran 3"),
+        "three steps drafted by the worker: {out}"
+    );
+    let kinds = ledger_kinds(d);
+    assert_eq!(
+        kinds.iter().filter(|k| *k == "draft_created").count(),
+        3,
+        "{kinds:?}"
+    );
+    let out = ok(handoff(d, &["worker", "--once"]));
+    assert!(out.contains("no due jobs"), "nothing left to draft: {out}");
+}
