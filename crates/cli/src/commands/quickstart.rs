@@ -11,6 +11,8 @@ use clap::Args;
 use handoff_domain::Actor;
 use handoff_domain::playbook::{self, DEFAULT_PLAYBOOK};
 use handoff_domain::users::{Role, Username};
+use handoff_engine::drafting::{Drafting, StepOutcome};
+use handoff_engine::governance::effective_policy;
 use handoff_engine::list_building::enroll::{EnrollRequest, enroll_matching};
 use handoff_engine::list_building::import::{ImportOptions, import_file};
 use handoff_engine::list_building::score::score_all;
@@ -155,6 +157,34 @@ impl Cmd {
             enrolled.awaiting_approval,
             enrolled.refused.values().sum::<u64>()
         );
+
+        let policy = effective_policy(store.as_ref(), &playbook).await?;
+        let drafter = handoff_ai::TemplateDrafter;
+        let drafting = Drafting::new(&playbook, &policy);
+        let drafted = drafting
+            .draft_due(store.as_ref(), &person, &drafter, person.now, &|_| {})
+            .await?;
+        let verdicts: Vec<String> = drafted
+            .by_verdict
+            .iter()
+            .map(|(verdict, n)| format!("{n} {}", verdict.replace('_', " ")))
+            .collect();
+        println!(
+            "6. Researched each account once and drafted the first email for every enrolled contact (template drafter, no model): {} drafts, {}",
+            drafted.drafted,
+            verdicts.join(", ")
+        );
+        if let Some(first) = drafted.steps.iter().find_map(|s| match &s.outcome {
+            StepOutcome::Drafted { draft_id, .. } => Some(*draft_id),
+            _ => None,
+        }) && let Some(draft) = store.get_draft(first).await?
+        {
+            println!("\n   One of them, as the reviewer sees it:\n");
+            println!("   Subject: {}\n", draft.subject);
+            for line in draft.body.lines() {
+                println!("   {line}");
+            }
+        }
         println!();
         println!("Look around (from {}):", self.dir.display());
         println!("  cd {}", self.dir.display());
@@ -164,6 +194,12 @@ impl Cmd {
         );
         println!(
             "  handoff approvals list                # executives and strategic accounts wait for you"
+        );
+        println!(
+            "  handoff ai prompt --contact tom.becker@ledgerly.io  # exactly what a model would be shown"
+        );
+        println!(
+            "  handoff policy explain DRAFT_ID       # why a draft landed where it did"
         );
         println!(
             "  handoff ledger tail                   # everything that happened, and under which policy"
