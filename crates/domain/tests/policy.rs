@@ -250,6 +250,13 @@ const RULE_CASES: &[(&str, &str, &str)] = &[
         "Hi Dana, quick question.",
     ),
     (
+        // Matches what the drafting stage flagged; the near miss is the
+        // same flag after a person edited the sentence away.
+        "ungrounded-claim",
+        "Teams like yours cut costs by 40% in a quarter.",
+        "Teams like yours care about costs.",
+    ),
+    (
         "model-artifacts",
         "As an AI language model, I suggest this.",
         "As an AI language models go, this one is fine.",
@@ -279,7 +286,15 @@ fn each_default_rule_catches_its_sentence_and_not_the_near_miss() {
     let policy = compile(&default_playbook());
     let context = plain_context();
     for (rule, fires, misses) in RULE_CASES {
-        let evaluation = policy.evaluate(&draft("cold", fires), &context);
+        // `ungrounded-claim` matches the sentences drafting flagged.
+        let flagged = |body: &str| {
+            let mut d = draft("cold", body);
+            if *rule == "ungrounded-claim" {
+                d.ungrounded = vec![fires.to_string()];
+            }
+            d
+        };
+        let evaluation = policy.evaluate(&flagged(fires), &context);
         let finding = evaluation
             .findings
             .iter()
@@ -288,7 +303,7 @@ fn each_default_rule_catches_its_sentence_and_not_the_near_miss() {
         assert_eq!(finding.field, TextField::Body);
         assert_eq!(&fires[finding.start..finding.end], finding.text, "{rule}");
 
-        let evaluation = policy.evaluate(&draft("cold", misses), &context);
+        let evaluation = policy.evaluate(&flagged(misses), &context);
         assert!(
             !rule_ids(&evaluation).contains(rule),
             "`{rule}` caught {misses:?}: {:?}",

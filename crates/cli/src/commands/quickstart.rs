@@ -198,9 +198,7 @@ impl Cmd {
         println!(
             "  handoff ai prompt --contact tom.becker@ledgerly.io  # exactly what a model would be shown"
         );
-        println!(
-            "  handoff policy explain DRAFT_ID       # why a draft landed where it did"
-        );
+        println!("  handoff policy explain DRAFT_ID       # why a draft landed where it did");
         println!(
             "  handoff ledger tail                   # everything that happened, and under which policy"
         );

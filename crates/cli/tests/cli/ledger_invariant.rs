@@ -98,6 +98,10 @@ fn every_state_changing_command_appends_to_the_ledger() {
             vec!["escalation_opened", "enrolled"],
         ),
         (
+            vec!["draft", "--due"],
+            vec!["research_built", "draft_created", "draft_evaluated"],
+        ),
+        (
             vec!["worker", "--once", "--name", "w1"],
             vec![
                 "probe_completed",
