@@ -275,6 +275,51 @@ pub enum Event {
         draft_id: DraftId,
         rfc_message_id: String,
     },
+    /// A message passed its send checks and was leased for sending.
+    MessageClaimed {
+        message_id: MessageId,
+        contact_id: ContactId,
+        rfc_message_id: String,
+        worker: String,
+        lease_until: chrono::DateTime<chrono::Utc>,
+    },
+    /// A due message was not sent yet: it stays queued until `until`.
+    MessageHeld {
+        message_id: MessageId,
+        contact_id: ContactId,
+        reason: String,
+        until: chrono::DateTime<chrono::Utc>,
+    },
+    /// The server accepted the message (or the outbox holds it).
+    MessageSent {
+        message_id: MessageId,
+        contact_id: ContactId,
+        draft_id: DraftId,
+        rfc_message_id: String,
+        receipt: String,
+    },
+    /// Not delivered, for good; `failure` is the typed reason.
+    MessageFailed {
+        message_id: MessageId,
+        contact_id: ContactId,
+        failure: String,
+        reason: String,
+    },
+    /// Not delivered, tried again at `retry_at`.
+    MessageDeferred {
+        message_id: MessageId,
+        contact_id: ContactId,
+        error: String,
+        retry_at: chrono::DateTime<chrono::Utc>,
+    },
+    /// It may or may not have been delivered: a person decides; it is never
+    /// sent again automatically.
+    MessageInDoubt {
+        message_id: MessageId,
+        contact_id: ContactId,
+        rfc_message_id: String,
+        reason: String,
+    },
     /// A provider, mailbox or tracker reported something (payload kept in
     /// the events table, as received).
     InboundEventRecorded {
@@ -388,6 +433,12 @@ impl Event {
             Event::DraftExpired { .. } => "draft_expired",
             Event::SendAuthorityDemoted { .. } => "send_authority_demoted",
             Event::MessageQueued { .. } => "message_queued",
+            Event::MessageClaimed { .. } => "message_claimed",
+            Event::MessageHeld { .. } => "message_held",
+            Event::MessageSent { .. } => "message_sent",
+            Event::MessageFailed { .. } => "message_failed",
+            Event::MessageDeferred { .. } => "message_deferred",
+            Event::MessageInDoubt { .. } => "message_in_doubt",
             Event::InboundEventRecorded { .. } => "inbound_event_recorded",
             Event::EscalationOpened { .. } => "escalation_opened",
             Event::EscalationResolved { .. } => "escalation_resolved",
@@ -450,7 +501,13 @@ impl Event {
             | Event::DraftReviewed { contact_id, .. }
             | Event::DraftSent { contact_id, .. }
             | Event::DraftExpired { contact_id, .. }
-            | Event::MessageQueued { contact_id, .. } => Subjects {
+            | Event::MessageQueued { contact_id, .. }
+            | Event::MessageClaimed { contact_id, .. }
+            | Event::MessageHeld { contact_id, .. }
+            | Event::MessageSent { contact_id, .. }
+            | Event::MessageFailed { contact_id, .. }
+            | Event::MessageDeferred { contact_id, .. }
+            | Event::MessageInDoubt { contact_id, .. } => Subjects {
                 contact_id: Some(*contact_id),
                 ..Subjects::default()
             },
@@ -626,6 +683,34 @@ impl Event {
             Event::MessageQueued { rfc_message_id, .. } => {
                 format!("message {rfc_message_id} queued")
             }
+            Event::MessageClaimed {
+                rfc_message_id,
+                worker,
+                ..
+            } => format!("message {rfc_message_id} claimed for sending by {worker}"),
+            Event::MessageHeld { reason, until, .. } => format!(
+                "message held until {}: {reason}",
+                until.format("%Y-%m-%d %H:%M UTC")
+            ),
+            Event::MessageSent {
+                rfc_message_id,
+                receipt,
+                ..
+            } => format!("message {rfc_message_id} sent ({receipt})"),
+            Event::MessageFailed {
+                failure, reason, ..
+            } => format!("message failed ({failure}): {reason}"),
+            Event::MessageDeferred {
+                error, retry_at, ..
+            } => format!(
+                "message deferred until {}: {error}",
+                retry_at.format("%Y-%m-%d %H:%M:%S UTC")
+            ),
+            Event::MessageInDoubt {
+                rfc_message_id,
+                reason,
+                ..
+            } => format!("message {rfc_message_id} in doubt: {reason}; a person must check it"),
             Event::InboundEventRecorded { provider, kind, .. } => {
                 format!("{kind} reported by {provider}")
             }

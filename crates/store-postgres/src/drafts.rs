@@ -68,7 +68,7 @@ fn read_record(row: &PgRow) -> StoreResult<DraftRecord> {
 }
 
 /// The draft, its row locked until the caller's transaction ends.
-async fn locked(conn: &mut PgConnection, id: DraftId) -> StoreResult<DraftRecord> {
+pub(crate) async fn locked(conn: &mut PgConnection, id: DraftId) -> StoreResult<DraftRecord> {
     let row = sqlx::query("SELECT * FROM drafts WHERE id = $1 FOR UPDATE")
         .bind(id.as_uuid())
         .fetch_optional(&mut *conn)

@@ -8,6 +8,7 @@ mod jobs;
 mod prospects;
 mod research;
 mod rows;
+mod sending;
 mod workflow;
 
 use std::time::Duration;
@@ -34,6 +35,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "drafting",
         include_str!("../migrations/0002_drafting.sql"),
     ),
+    (3, "sending", include_str!("../migrations/0003_sending.sql")),
 ];
 /// Serialises migrations across processes (an arbitrary constant: "handoff").
 const MIGRATION_LOCK: i64 = 0x68616e646f6666;
@@ -650,6 +652,13 @@ impl Suppressions for PostgresStore {
     ) -> StoreResult<bool> {
         let hash = email.suppression_hash();
         let mut tx = self.begin().await?;
+        // Serialises with claims, which hold the contact row FOR SHARE.
+        let contact_id: Option<uuid::Uuid> =
+            sqlx::query_scalar("SELECT id FROM contacts WHERE email = $1 FOR UPDATE")
+                .bind(email.as_str())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_err)?;
         let inserted = sqlx::query(
             "INSERT INTO suppressions (email_hash, reason, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
         )
@@ -663,12 +672,6 @@ impl Suppressions for PostgresStore {
         if inserted == 0 {
             return Ok(false);
         }
-        let contact_id: Option<uuid::Uuid> =
-            sqlx::query_scalar("SELECT id FROM contacts WHERE email = $1")
-                .bind(email.as_str())
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db_err)?;
         insert_entry(
             &mut tx,
             ctx,

@@ -9,14 +9,11 @@ use uuid::Uuid;
 
 use handoff_domain::enrollment::{EnrollmentState, StopReason};
 use handoff_domain::users::Username;
-use handoff_domain::{
-    ContactId, DraftId, EmailAddress, EnrollmentId, EscalationId, Event, ImportId, InboundEventId,
-    MessageId,
-};
+use handoff_domain::{ContactId, EnrollmentId, EscalationId, Event, ImportId, InboundEventId};
 use handoff_store::{
     CommandContext, Enrollment, Enrollments, Escalation, Escalations, ImportCounts, ImportRecord,
-    Imports, InboundEventRecord, InboundEvents, Message, Messages, NewEscalation, NewImport,
-    NewInboundEvent, NewMessage, Recorded, StoreError, StoreResult,
+    Imports, InboundEventRecord, InboundEvents, NewEscalation, NewImport, NewInboundEvent,
+    Recorded, StoreError, StoreResult,
 };
 
 use crate::rows::{conflict_or, db_err, is_code};
@@ -289,6 +286,13 @@ impl Enrollments for PostgresStore {
         reason: StopReason,
     ) -> StoreResult<u64> {
         let mut tx = self.pool().begin().await.map_err(db_err)?;
+        // The contact row is the lock every claim takes (FOR SHARE): a claim
+        // either sees this stop or commits before it (DESIGN.md §4.2).
+        sqlx::query("SELECT 1 FROM contacts WHERE id = $1 FOR UPDATE")
+            .bind(contact.as_uuid())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
         let rows = sqlx::query(
             "SELECT * FROM enrollments WHERE contact_id = $1 AND state IN ('active', 'paused') FOR UPDATE",
         )
@@ -358,89 +362,6 @@ impl Enrollments for PostgresStore {
         .await
         .map_err(db_err)?;
         rows.iter().map(read_enrollment).collect()
-    }
-}
-
-fn read_message(row: &PgRow) -> StoreResult<Message> {
-    let mailbox: String = row.try_get("mailbox").map_err(db_err)?;
-    Ok(Message {
-        id: MessageId::from_uuid(row.try_get("id").map_err(db_err)?),
-        draft_id: DraftId::from_uuid(row.try_get("draft_id").map_err(db_err)?),
-        contact_id: ContactId::from_uuid(row.try_get("contact_id").map_err(db_err)?),
-        mailbox: EmailAddress::parse(&mailbox)
-            .map_err(|_| StoreError::corrupt("message mailbox"))?,
-        rfc_message_id: row.try_get("rfc_message_id").map_err(db_err)?,
-        in_reply_to: row.try_get("in_reply_to").map_err(db_err)?,
-        state: row.try_get("state").map_err(db_err)?,
-        scheduled_at: row.try_get("scheduled_at").map_err(db_err)?,
-        created_at: row.try_get("created_at").map_err(db_err)?,
-    })
-}
-
-#[async_trait]
-impl Messages for PostgresStore {
-    async fn queue_message(
-        &self,
-        ctx: &CommandContext,
-        message: &NewMessage,
-    ) -> StoreResult<Message> {
-        let created = Message {
-            id: MessageId::new(),
-            draft_id: message.draft_id,
-            contact_id: message.contact_id,
-            mailbox: message.mailbox.clone(),
-            rfc_message_id: message.rfc_message_id.clone(),
-            in_reply_to: message.in_reply_to.clone(),
-            state: "queued".into(),
-            scheduled_at: message.scheduled_at,
-            created_at: ctx.now,
-        };
-        let mut tx = self.pool().begin().await.map_err(db_err)?;
-        sqlx::query(
-            "INSERT INTO messages (id, draft_id, contact_id, mailbox, rfc_message_id, in_reply_to, state, scheduled_at, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $8)",
-        )
-        .bind(created.id.as_uuid())
-        .bind(created.draft_id.as_uuid())
-        .bind(created.contact_id.as_uuid())
-        .bind(created.mailbox.as_str())
-        .bind(&created.rfc_message_id)
-        .bind(&created.in_reply_to)
-        .bind(created.scheduled_at)
-        .bind(ctx.now)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| {
-            if is_code(&e, "23503") {
-                StoreError::NotFound {
-                    what: format!("draft {} or contact {}", created.draft_id, created.contact_id),
-                }
-            } else {
-                conflict_or(e, || format!("a message with Message-ID {}", created.rfc_message_id))
-            }
-        })?;
-        insert_entry(
-            &mut tx,
-            ctx,
-            &Event::MessageQueued {
-                message_id: created.id,
-                contact_id: created.contact_id,
-                draft_id: created.draft_id,
-                rfc_message_id: created.rfc_message_id.clone(),
-            },
-        )
-        .await?;
-        tx.commit().await.map_err(db_err)?;
-        Ok(created)
-    }
-
-    async fn get_message(&self, id: MessageId) -> StoreResult<Option<Message>> {
-        let row = sqlx::query("SELECT * FROM messages WHERE id = $1")
-            .bind(id.as_uuid())
-            .fetch_optional(self.pool())
-            .await
-            .map_err(db_err)?;
-        row.as_ref().map(read_message).transpose()
     }
 }
 

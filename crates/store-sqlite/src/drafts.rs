@@ -90,7 +90,7 @@ fn record_on(conn: &Connection, id: DraftId) -> StoreResult<Option<DraftRecord>>
         .transpose()
 }
 
-fn existing(conn: &Connection, id: DraftId) -> StoreResult<DraftRecord> {
+pub(crate) fn existing(conn: &Connection, id: DraftId) -> StoreResult<DraftRecord> {
     record_on(conn, id)?.ok_or_else(|| StoreError::NotFound {
         what: format!("draft {id}"),
     })

@@ -14,6 +14,7 @@ mod migrate;
 mod prospects;
 mod research;
 mod rows;
+mod sending;
 mod workflow;
 
 use std::path::{Path, PathBuf};

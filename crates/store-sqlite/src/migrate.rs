@@ -21,6 +21,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "drafting",
         include_str!("../migrations/0002_drafting.sql"),
     ),
+    (3, "sending", include_str!("../migrations/0003_sending.sql")),
 ];
 
 pub(crate) fn binary_version() -> i64 {

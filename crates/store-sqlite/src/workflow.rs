@@ -7,13 +7,11 @@ use rusqlite::{OptionalExtension, Row, params};
 
 use handoff_domain::enrollment::{EnrollmentState, StopReason};
 use handoff_domain::users::Username;
-use handoff_domain::{
-    ContactId, EmailAddress, EnrollmentId, EscalationId, Event, ImportId, InboundEventId, MessageId,
-};
+use handoff_domain::{ContactId, EnrollmentId, EscalationId, Event, ImportId, InboundEventId};
 use handoff_store::{
     CommandContext, Enrollment, Enrollments, Escalation, Escalations, ImportCounts, ImportRecord,
-    Imports, InboundEventRecord, InboundEvents, Message, Messages, NewEscalation, NewImport,
-    NewInboundEvent, NewMessage, Recorded, StoreError, StoreResult,
+    Imports, InboundEventRecord, InboundEvents, NewEscalation, NewImport, NewInboundEvent,
+    Recorded, StoreError, StoreResult,
 };
 
 use crate::rows::{db_err, from_micros, micros, parse_id};
@@ -364,94 +362,6 @@ impl Enrollments for SqliteStore {
             out.push(read_enrollment(row)?);
         }
         Ok(out)
-    }
-}
-
-const MESSAGE_COLUMNS: &str = "id, draft_id, contact_id, mailbox, rfc_message_id, in_reply_to, state, scheduled_at, created_at";
-
-fn read_message(row: &Row<'_>) -> StoreResult<Message> {
-    let mailbox: String = row.get(3).map_err(db_err)?;
-    Ok(Message {
-        id: parse_id(&row.get::<_, String>(0).map_err(db_err)?, "message id")?,
-        draft_id: parse_id(&row.get::<_, String>(1).map_err(db_err)?, "draft id")?,
-        contact_id: parse_id(&row.get::<_, String>(2).map_err(db_err)?, "contact id")?,
-        mailbox: EmailAddress::parse(&mailbox)
-            .map_err(|_| StoreError::corrupt("message mailbox"))?,
-        rfc_message_id: row.get(4).map_err(db_err)?,
-        in_reply_to: row.get(5).map_err(db_err)?,
-        state: row.get(6).map_err(db_err)?,
-        scheduled_at: from_micros(row.get(7).map_err(db_err)?)?,
-        created_at: from_micros(row.get(8).map_err(db_err)?)?,
-    })
-}
-
-#[async_trait]
-impl Messages for SqliteStore {
-    async fn queue_message(
-        &self,
-        ctx: &CommandContext,
-        message: &NewMessage,
-    ) -> StoreResult<Message> {
-        let created = Message {
-            id: MessageId::new(),
-            draft_id: message.draft_id,
-            contact_id: message.contact_id,
-            mailbox: message.mailbox.clone(),
-            rfc_message_id: message.rfc_message_id.clone(),
-            in_reply_to: message.in_reply_to.clone(),
-            state: "queued".into(),
-            scheduled_at: message.scheduled_at,
-            created_at: ctx.now,
-        };
-        self.write(|tx| {
-            tx.execute(
-                "INSERT INTO messages (id, draft_id, contact_id, mailbox, rfc_message_id, in_reply_to, state, scheduled_at, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?7, ?8)",
-                params![
-                    created.id.to_string(),
-                    created.draft_id.to_string(),
-                    created.contact_id.to_string(),
-                    created.mailbox.as_str(),
-                    created.rfc_message_id,
-                    created.in_reply_to,
-                    micros(created.scheduled_at),
-                    micros(ctx.now),
-                ],
-            )
-            .map_err(|e| {
-                if e.to_string().contains("FOREIGN KEY") {
-                    StoreError::NotFound {
-                        what: format!("draft {} or contact {}", created.draft_id, created.contact_id),
-                    }
-                } else {
-                    conflict_or(e, || format!("a message with Message-ID {}", created.rfc_message_id))
-                }
-            })?;
-            insert_entry(
-                tx,
-                ctx,
-                &Event::MessageQueued {
-                    message_id: created.id,
-                    contact_id: created.contact_id,
-                    draft_id: created.draft_id,
-                    rfc_message_id: created.rfc_message_id.clone(),
-                },
-            )?;
-            Ok(())
-        })?;
-        Ok(created)
-    }
-
-    async fn get_message(&self, id: MessageId) -> StoreResult<Option<Message>> {
-        let conn = self.reader();
-        conn.query_row(
-            &format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = ?1"),
-            [id.to_string()],
-            |row| Ok(read_message(row)),
-        )
-        .optional()
-        .map_err(db_err)?
-        .transpose()
     }
 }
 

@@ -106,6 +106,18 @@ pub fn checks() -> Vec<(&'static str, Check)> {
         ("research_is_kept_per_account_and_replaced", |s| {
             Box::pin(research_is_kept_per_account_and_replaced(s))
         }),
+        ("messages_are_queued_claimed_and_fenced", |s| {
+            Box::pin(messages_are_queued_claimed_and_fenced(s))
+        }),
+        ("claims_recheck_stops_and_windows", |s| {
+            Box::pin(claims_recheck_stops_and_windows(s))
+        }),
+        ("expired_sends_become_in_doubt_never_queued", |s| {
+            Box::pin(expired_sends_become_in_doubt_never_queued(s))
+        }),
+        ("concurrent_message_claims_never_overlap", |s| {
+            Box::pin(concurrent_message_claims_never_overlap(s))
+        }),
     ]
 }
 
@@ -1246,7 +1258,10 @@ pub async fn workflow_records_append_and_read_back(store: Arc<dyn Store>) {
     );
     assert_eq!(ledger_len(s).await, before);
 
-    // Messages
+    // Messages: only a draft the policy let go is queued.
+    s.record_evaluation(&ctx, draft.id, &evaluation("auto_send"))
+        .await
+        .unwrap();
     let new_message = NewMessage {
         draft_id: draft.id,
         contact_id: contact.id,
@@ -2951,9 +2966,7 @@ pub async fn draft_history_is_oldest_first(store: Arc<dyn Store>) {
     )
     .await
     .unwrap();
-    s.mark_draft_sent(sys, draft.id, sys.now + Duration::hours(2))
-        .await
-        .unwrap();
+    // Queued (the draft may go), then sent.
     s.queue_message(
         sys,
         &NewMessage {
@@ -2967,6 +2980,9 @@ pub async fn draft_history_is_oldest_first(store: Arc<dyn Store>) {
     )
     .await
     .unwrap();
+    s.mark_draft_sent(sys, draft.id, sys.now + Duration::hours(2))
+        .await
+        .unwrap();
 
     let history = s.draft_history(draft.id).await.unwrap();
     let kinds: Vec<&str> = history.iter().map(|e| e.kind.as_str()).collect();
@@ -2979,8 +2995,8 @@ pub async fn draft_history_is_oldest_first(store: Arc<dyn Store>) {
             "escalation_opened",
             "escalation_resolved",
             "draft_reviewed",
-            "draft_sent",
             "message_queued",
+            "draft_sent",
         ]
     );
     assert!(history.windows(2).all(|p| p[0].id < p[1].id));
@@ -3272,4 +3288,578 @@ pub async fn research_is_kept_per_account_and_replaced(store: Arc<dyn Store>) {
         before,
         "a refused write leaves no entry"
     );
+}
+
+/// A contact with an evaluated (`verdict`) draft, approved when `approve`.
+async fn sendable_draft(
+    s: &dyn Store,
+    w: &DraftWorld,
+    address: &str,
+    verdict: &str,
+    enrollment: Option<handoff_domain::EnrollmentId>,
+) -> (handoff_domain::ContactId, handoff_domain::DraftId) {
+    let contact = match s.find_contact_by_email(&email(address)).await.unwrap() {
+        Some(c) => c.id,
+        None => {
+            s.add_contact(
+                &w.system,
+                &NewContact {
+                    email: email(address),
+                    first_name: "Grace".into(),
+                    last_name: "Hopper".into(),
+                    title: "VP Engineering".into(),
+                    account_id: None,
+                    owner: Some(w.dana.clone()),
+                },
+            )
+            .await
+            .unwrap()
+            .id
+        }
+    };
+    let mut new = new_draft(contact, AuthorKind::Ai, Some("cold"));
+    new.enrollment_id = enrollment;
+    let draft = s.create_draft(&w.system, &new).await.unwrap();
+    let mut e = evaluation(verdict);
+    if verdict == "needs_approval" {
+        e = needing_approval(w.system.now);
+    }
+    if verdict == "veto_window" {
+        e.review_deadline = Some(w.system.now + Duration::hours(2));
+    }
+    s.record_evaluation(&w.system, draft.id, &e).await.unwrap();
+    (contact, draft.id)
+}
+
+fn new_message(
+    contact: handoff_domain::ContactId,
+    draft: handoff_domain::DraftId,
+    rfc: &str,
+    at: chrono::DateTime<Utc>,
+) -> NewMessage {
+    NewMessage {
+        draft_id: draft,
+        contact_id: contact,
+        mailbox: email("sdr@northwind.example"),
+        rfc_message_id: rfc.into(),
+        in_reply_to: None,
+        scheduled_at: at,
+    }
+}
+
+fn message_claim(now: chrono::DateTime<Utc>, limit: u32, worker: &str) -> MessageClaim {
+    MessageClaim {
+        now,
+        lease: Duration::seconds(60),
+        limit,
+        worker: worker.into(),
+    }
+}
+
+pub async fn messages_are_queued_claimed_and_fenced(store: Arc<dyn Store>) {
+    let s = store.as_ref();
+    let w = draft_world(s).await;
+    let now = w.system.now;
+    let (contact, draft) = sendable_draft(s, &w, "grace@acme.example", "auto_send", None).await;
+
+    let before = ledger_len(s).await;
+    let queued = s
+        .queue_message(
+            &w.system,
+            &new_message(contact, draft, "m1@northwind.example", now),
+        )
+        .await
+        .unwrap();
+    assert_eq!(queued.state, "queued");
+    assert_appended(s, before, &["message_queued"]).await;
+    // The Message-ID is unique, and a draft has one live message.
+    let (contact2, draft2) = sendable_draft(s, &w, "alan@acme.example", "auto_send", None).await;
+    let err = s
+        .queue_message(
+            &w.system,
+            &new_message(contact2, draft2, "m1@northwind.example", now),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict { .. }), "{err}");
+    let err = s
+        .queue_message(
+            &w.system,
+            &new_message(contact, draft, "m1b@northwind.example", now),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict { .. }), "{err}");
+    // A draft that needs approval is not queued before it has one.
+    let (contact3, draft3) =
+        sendable_draft(s, &w, "edsger@acme.example", "needs_approval", None).await;
+    let err = s
+        .queue_message(
+            &w.system,
+            &new_message(contact3, draft3, "m3@northwind.example", now),
+        )
+        .await
+        .unwrap_err();
+    assert!(refused(&err, "needs a person's approval"), "{err}");
+
+    // Not due yet: nothing is claimed.
+    let early = s
+        .claim_messages(
+            &w.system,
+            &message_claim(now - Duration::seconds(1), 10, "w1"),
+        )
+        .await
+        .unwrap();
+    assert!(early.claimed.is_empty() && early.held.is_empty());
+
+    let before = ledger_len(s).await;
+    let got = s
+        .claim_messages(&w.system, &message_claim(now, 10, "w1"))
+        .await
+        .unwrap();
+    assert_eq!(got.claimed.len(), 1, "{got:?}");
+    assert_appended(s, before, &["message_claimed"]).await;
+    let claimed = &got.claimed[0];
+    assert_eq!(claimed.message.id, queued.id);
+    assert_eq!(claimed.to, email("grace@acme.example"));
+    assert_eq!(claimed.subject, SUBJECT);
+    assert_eq!(claimed.attempts, 1);
+    assert_eq!(
+        s.get_message(queued.id).await.unwrap().unwrap().state,
+        "sending"
+    );
+    // Claimed once: a second claim finds nothing.
+    let again = s
+        .claim_messages(&w.system, &message_claim(now, 10, "w2"))
+        .await
+        .unwrap();
+    assert!(again.claimed.is_empty());
+
+    // Only the lease holder records the outcome.
+    let mut forged = claimed.clone();
+    forged.lease_token = "not-the-token".into();
+    let before = ledger_len(s).await;
+    assert_eq!(
+        s.mark_sent(&w.system, &forged, "250 ok").await.unwrap(),
+        Fenced::LeaseLost
+    );
+    assert_eq!(ledger_len(s).await, before);
+    assert_eq!(
+        s.mark_sent(&w.system, claimed, "250 ok").await.unwrap(),
+        Fenced::Recorded
+    );
+    assert_appended(s, before, &["draft_sent", "message_sent"]).await;
+    let sent = s.get_message(queued.id).await.unwrap().unwrap();
+    assert_eq!(sent.state, "sent");
+    assert!(sent.sent_at.is_some());
+    assert!(
+        s.draft_record(draft)
+            .await
+            .unwrap()
+            .unwrap()
+            .sent_at
+            .is_some()
+    );
+    assert_eq!(
+        s.mark_failed(
+            &w.system,
+            claimed,
+            &MessageFailure::Unsendable {
+                reason: "late".into()
+            }
+        )
+        .await
+        .unwrap(),
+        Fenced::LeaseLost
+    );
+
+    // Deferred: queued again at the retry time, then failed with its
+    // typed reason.
+    let m2 = s
+        .queue_message(
+            &w.system,
+            &new_message(contact2, draft2, "m2@northwind.example", now),
+        )
+        .await
+        .unwrap();
+    let c2 = s
+        .claim_messages(&w.system, &message_claim(now, 10, "w1"))
+        .await
+        .unwrap()
+        .claimed
+        .remove(0);
+    let retry_at = now + Duration::minutes(5);
+    assert_eq!(
+        s.mark_deferred(&w.system, &c2, "421 try later", retry_at)
+            .await
+            .unwrap(),
+        Fenced::Recorded
+    );
+    let m = s.get_message(m2.id).await.unwrap().unwrap();
+    assert_eq!((m.state.as_str(), m.scheduled_at), ("queued", retry_at));
+    assert!(
+        s.claim_messages(&w.system, &message_claim(now, 10, "w1"))
+            .await
+            .unwrap()
+            .claimed
+            .is_empty()
+    );
+    let c2 = s
+        .claim_messages(&w.system, &message_claim(retry_at, 10, "w1"))
+        .await
+        .unwrap()
+        .claimed
+        .remove(0);
+    assert_eq!(c2.attempts, 2);
+    let failure = MessageFailure::Rejected {
+        code: 550,
+        reply: "no such user".into(),
+    };
+    let before = ledger_len(s).await;
+    assert_eq!(
+        s.mark_failed(&w.system, &c2, &failure).await.unwrap(),
+        Fenced::Recorded
+    );
+    assert_appended(s, before, &["message_failed"]).await;
+    let m = s.get_message(m2.id).await.unwrap().unwrap();
+    assert_eq!(m.state, "failed");
+    assert_eq!(m.failure, Some(failure));
+    // A failed message makes room for another for the same draft.
+    s.queue_message(
+        &w.system,
+        &new_message(contact2, draft2, "m2b@northwind.example", now),
+    )
+    .await
+    .unwrap();
+    let counts = s.message_counts().await.unwrap();
+    assert_eq!(
+        counts,
+        vec![
+            ("failed".into(), 1),
+            ("queued".into(), 1),
+            ("sent".into(), 1)
+        ]
+    );
+
+    // One secret per name, stable across calls.
+    let key = s.workspace_secret("unsubscribe_key").await.unwrap();
+    assert_eq!(key.len(), 64);
+    assert_eq!(s.workspace_secret("unsubscribe_key").await.unwrap(), key);
+    assert_ne!(s.workspace_secret("other").await.unwrap(), key);
+}
+
+pub async fn claims_recheck_stops_and_windows(store: Arc<dyn Store>) {
+    let s = store.as_ref();
+    let w = draft_world(s).await;
+    let now = w.system.now;
+    s.sync_sequences(
+        &w.system,
+        &[SequenceDef {
+            name: "sdr-cold".into(),
+            sequence_type: "cold".into(),
+            steps: json!([{"kind": "email", "day": 0}]),
+            step_count: 1,
+        }],
+    )
+    .await
+    .unwrap();
+    let mut queued = Vec::new();
+    for (i, name) in ["stopped", "suppressed", "plain", "rejected", "veto", "fine"]
+        .iter()
+        .enumerate()
+    {
+        let address = format!("{name}@acme.example");
+        let verdict = match *name {
+            "veto" | "rejected" => "veto_window",
+            _ => "auto_send",
+        };
+        let enrollment = if *name == "stopped" {
+            let c = s
+                .add_contact(
+                    &w.system,
+                    &NewContact {
+                        email: email(&address),
+                        first_name: "Stop".into(),
+                        last_name: "Ped".into(),
+                        title: "CTO".into(),
+                        account_id: None,
+                        owner: None,
+                    },
+                )
+                .await
+                .unwrap();
+            s.record_verification(&w.system, c.id, Verdict::Valid)
+                .await
+                .unwrap();
+            Some(
+                s.enroll(&w.system, c.id, "sdr-cold", false)
+                    .await
+                    .unwrap()
+                    .id,
+            )
+        } else {
+            None
+        };
+        let (contact, draft) = sendable_draft(s, &w, &address, verdict, enrollment).await;
+        // Queued for when each may go (a veto draft at its window's end).
+        let at = if verdict == "veto_window" {
+            now + Duration::hours(2)
+        } else {
+            now
+        };
+        let m = s
+            .queue_message(
+                &w.system,
+                &new_message(contact, draft, &format!("c{i}@northwind.example"), at),
+            )
+            .await
+            .unwrap();
+        queued.push((*name, contact, draft, m));
+    }
+    // Stop conditions recorded after queueing, before the claim.
+    let by = |n: &str| queued.iter().find(|q| q.0 == n).unwrap().clone();
+    assert_eq!(
+        s.stop_enrollments(&w.system, by("stopped").1, StopReason::Replied)
+            .await
+            .unwrap(),
+        1
+    );
+    s.suppress(&w.system, &email("suppressed@acme.example"), "unsubscribed")
+        .await
+        .unwrap();
+    s.record_review(
+        &w.human,
+        by("rejected").2,
+        &review(ReviewDecision::Rejected, &w.dana),
+    )
+    .await
+    .unwrap();
+
+    let got = s
+        .claim_messages(&w.system, &message_claim(now, 10, "w1"))
+        .await
+        .unwrap();
+    let claimed: Vec<_> = got.claimed.iter().map(|c| c.message.id).collect();
+    assert_eq!(claimed, vec![by("plain").3.id, by("fine").3.id], "{got:?}");
+    let held = |m: &Message| got.held.iter().find(|h| h.message.id == m.id).cloned();
+    let stopped = held(&by("stopped").3).expect("held");
+    assert_eq!(
+        stopped.reason,
+        HoldReason::Stopped {
+            reason: StopReason::Replied
+        }
+    );
+    assert!(stopped.failed);
+    assert_eq!(
+        held(&by("suppressed").3).expect("held").reason,
+        HoldReason::Suppressed
+    );
+    let failed = s.get_message(by("stopped").3.id).await.unwrap().unwrap();
+    assert_eq!(failed.state, "failed");
+    assert!(matches!(
+        failed.failure,
+        Some(MessageFailure::Held {
+            hold: HoldReason::Stopped { .. }
+        })
+    ));
+
+    // At the veto window's end: the rejected one fails, the other goes.
+    let later = now + Duration::hours(2);
+    let got = s
+        .claim_messages(&w.system, &message_claim(later, 10, "w1"))
+        .await
+        .unwrap();
+    assert_eq!(got.claimed.len(), 1, "{got:?}");
+    assert_eq!(got.claimed[0].message.id, by("veto").3.id);
+    assert!(matches!(
+        got.held[0].reason,
+        HoldReason::DraftRefused { .. }
+    ));
+    // Nothing left: held messages do not come back.
+    let rest = s
+        .claim_messages(&w.system, &message_claim(later, 10, "w1"))
+        .await
+        .unwrap();
+    assert!(rest.claimed.is_empty() && rest.held.is_empty(), "{rest:?}");
+
+    // A veto draft escalated after it was judged waits for a person: held,
+    // still queued, looked at again later.
+    let (contact, draft) = sendable_draft(s, &w, "late@acme.example", "veto_window", None).await;
+    let m = s
+        .queue_message(
+            &w.system,
+            &new_message(contact, draft, "late@northwind.example", later),
+        )
+        .await
+        .unwrap();
+    let ctx_later = w.system.at(now + Duration::minutes(1));
+    s.open_escalation(
+        &ctx_later,
+        &NewEscalation {
+            contact_id: Some(contact),
+            stage: Stage::Engagement,
+            rule_id: "positive-reply".into(),
+            reason: "replied".into(),
+            priority: Priority::High,
+            assignee: None,
+            due_at: None,
+        },
+    )
+    .await
+    .unwrap();
+    let got = s
+        .claim_messages(&w.system, &message_claim(later, 10, "w1"))
+        .await
+        .unwrap();
+    assert!(got.claimed.is_empty());
+    assert!(!got.held[0].failed);
+    assert!(matches!(got.held[0].reason, HoldReason::NotYet { .. }));
+    let m = s.get_message(m.id).await.unwrap().unwrap();
+    assert_eq!(m.state, "queued");
+    assert!(m.scheduled_at > later);
+}
+
+pub async fn expired_sends_become_in_doubt_never_queued(store: Arc<dyn Store>) {
+    let s = store.as_ref();
+    let w = draft_world(s).await;
+    let now = w.system.now;
+    let (contact, draft) = sendable_draft(s, &w, "grace@acme.example", "auto_send", None).await;
+    let m = s
+        .queue_message(
+            &w.system,
+            &new_message(contact, draft, "d1@northwind.example", now),
+        )
+        .await
+        .unwrap();
+    let claimed = s
+        .claim_messages(&w.system, &message_claim(now, 10, "host-1:42"))
+        .await
+        .unwrap()
+        .claimed
+        .remove(0);
+    // Inside the lease: nothing to recover.
+    assert!(
+        s.recover_expired(&w.system, now + Duration::seconds(30))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let before = ledger_len(s).await;
+    let recovered = s
+        .recover_expired(&w.system, now + Duration::seconds(61))
+        .await
+        .unwrap();
+    assert_eq!(recovered.len(), 1);
+    assert_eq!(recovered[0].id, m.id);
+    assert_appended(s, before, &["message_in_doubt"]).await;
+    assert_eq!(
+        s.get_message(m.id).await.unwrap().unwrap().state,
+        "in_doubt"
+    );
+    let listed = s.list_in_doubt(10).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].to, email("grace@acme.example"));
+    assert!(
+        listed[0].reason.contains("host-1:42"),
+        "{}",
+        listed[0].reason
+    );
+    // The late sender cannot record an outcome, and nothing is claimed again.
+    assert_eq!(
+        s.mark_sent(&w.system, &claimed, "250 ok").await.unwrap(),
+        Fenced::LeaseLost
+    );
+    assert!(
+        s.claim_messages(&w.system, &message_claim(now + Duration::hours(1), 10, "w"))
+            .await
+            .unwrap()
+            .claimed
+            .is_empty()
+    );
+    // The draft is not queued again while its message is in doubt.
+    let err = s
+        .queue_message(
+            &w.system,
+            &new_message(contact, draft, "d2@northwind.example", now),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict { .. }), "{err}");
+
+    // A sender that knows the message may have gone records it directly.
+    let (contact, draft) = sendable_draft(s, &w, "alan@acme.example", "auto_send", None).await;
+    let m = s
+        .queue_message(
+            &w.system,
+            &new_message(contact, draft, "d3@northwind.example", now),
+        )
+        .await
+        .unwrap();
+    let claimed = s
+        .claim_messages(&w.system, &message_claim(now, 10, "w"))
+        .await
+        .unwrap()
+        .claimed
+        .remove(0);
+    let before = ledger_len(s).await;
+    assert_eq!(
+        s.mark_in_doubt(&w.system, &claimed, "the server went away after DATA")
+            .await
+            .unwrap(),
+        Fenced::Recorded
+    );
+    assert_appended(s, before, &["message_in_doubt"]).await;
+    assert_eq!(
+        s.get_message(m.id).await.unwrap().unwrap().state,
+        "in_doubt"
+    );
+    assert_eq!(s.list_in_doubt(10).await.unwrap().len(), 2);
+}
+
+pub async fn concurrent_message_claims_never_overlap(store: Arc<dyn Store>) {
+    let w = draft_world(store.as_ref()).await;
+    let now = w.system.now;
+    for i in 0..40 {
+        let (contact, draft) = sendable_draft(
+            store.as_ref(),
+            &w,
+            &format!("p{i}@acme.example"),
+            "auto_send",
+            None,
+        )
+        .await;
+        store
+            .queue_message(
+                &w.system,
+                &new_message(contact, draft, &format!("x{i}@northwind.example"), now),
+            )
+            .await
+            .unwrap();
+    }
+    let mut tasks = Vec::new();
+    for t in 0..4 {
+        let store = store.clone();
+        let ctx = w.system.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut mine = Vec::new();
+            loop {
+                let got = store
+                    .claim_messages(&ctx, &message_claim(now, 3, &format!("w{t}")))
+                    .await
+                    .unwrap();
+                if got.claimed.is_empty() {
+                    break;
+                }
+                mine.extend(got.claimed.into_iter().map(|c| c.message.id));
+            }
+            mine
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    let distinct: HashSet<_> = all.iter().collect();
+    assert_eq!(all.len(), 40);
+    assert_eq!(distinct.len(), 40, "a message was claimed twice");
 }

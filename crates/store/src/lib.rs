@@ -10,12 +10,14 @@ pub mod conformance;
 mod error;
 pub mod import_plan;
 pub mod provenance;
+mod sending;
 mod types;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 pub use error::StoreError;
+pub use sending::*;
 pub use types::*;
 
 use handoff_domain::enrollment::StopReason;
@@ -312,16 +314,79 @@ pub trait Drafts: Send + Sync {
     async fn demotions(&self) -> StoreResult<Vec<Demotion>>;
 }
 
-/// Outbound emails.
+/// Outbound emails: `queued → sending → sent | failed | in_doubt`, each
+/// move with its ledger entry in the same transaction.
 #[async_trait]
 pub trait Messages: Send + Sync {
-    /// Conflict if the RFC Message-ID is already taken.
+    /// Queues the message with its Message-ID fixed before any SMTP
+    /// conversation. Conflict if the Message-ID is taken or the draft
+    /// already has a live (not failed) message; Refused if the draft could
+    /// not be sent at `scheduled_at` ([`DraftRecord::check_send`]);
+    /// NotFound for an unknown draft.
     async fn queue_message(
         &self,
         ctx: &CommandContext,
         message: &NewMessage,
     ) -> StoreResult<Message>;
     async fn get_message(&self, id: MessageId) -> StoreResult<Option<Message>>;
+    /// Leases up to `limit` queued messages due at `now` and moves them to
+    /// `sending`, each only after [`send_check`] passed in the same
+    /// transaction (stop conditions, suppression, human ownership, the
+    /// draft's approval, veto window and expiry). A due message held for a
+    /// permanent reason becomes `failed`; one that is not allowed yet stays
+    /// queued, rescheduled to when it is looked at again. Both are returned
+    /// in `held`, with their ledger entries.
+    async fn claim_messages(
+        &self,
+        ctx: &CommandContext,
+        claim: &MessageClaim,
+    ) -> StoreResult<ClaimedMessages>;
+    /// `sending → sent`, and the draft is marked sent with the claimed
+    /// text; only for the lease holder.
+    async fn mark_sent(
+        &self,
+        ctx: &CommandContext,
+        claimed: &ClaimedMessage,
+        receipt: &str,
+    ) -> StoreResult<Fenced>;
+    /// `sending → failed`; only for the lease holder.
+    async fn mark_failed(
+        &self,
+        ctx: &CommandContext,
+        claimed: &ClaimedMessage,
+        failure: &MessageFailure,
+    ) -> StoreResult<Fenced>;
+    /// `sending → queued` at `retry_at`, for a failure that certainly
+    /// delivered nothing and may pass later; only for the lease holder.
+    async fn mark_deferred(
+        &self,
+        ctx: &CommandContext,
+        claimed: &ClaimedMessage,
+        error: &str,
+        retry_at: DateTime<Utc>,
+    ) -> StoreResult<Fenced>;
+    /// `sending → in_doubt`: the message may have been delivered. Never
+    /// sent again automatically; only for the lease holder.
+    async fn mark_in_doubt(
+        &self,
+        ctx: &CommandContext,
+        claimed: &ClaimedMessage,
+        reason: &str,
+    ) -> StoreResult<Fenced>;
+    /// Messages left in `sending` past their lease (their sender died)
+    /// become `in_doubt`, never queued again. Returns them.
+    async fn recover_expired(
+        &self,
+        ctx: &CommandContext,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<Message>>;
+    /// In-doubt messages, oldest first, for a person to check.
+    async fn list_in_doubt(&self, limit: u32) -> StoreResult<Vec<InDoubtMessage>>;
+    /// How many messages are in each state, in state order.
+    async fn message_counts(&self) -> StoreResult<Vec<(String, u64)>>;
+    /// A secret of the workspace (32 random bytes, hex), created on first
+    /// use and shared by every process on this database.
+    async fn workspace_secret(&self, name: &str) -> StoreResult<String>;
 }
 
 /// What providers, mailboxes and trackers report.

@@ -841,8 +841,12 @@ pub struct Message {
     pub mailbox: EmailAddress,
     pub rfc_message_id: String,
     pub in_reply_to: Option<String>,
+    /// queued, sending, sent, failed or in_doubt.
     pub state: String,
+    /// Why it failed (state `failed`).
+    pub failure: Option<crate::MessageFailure>,
     pub scheduled_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
 }
 
