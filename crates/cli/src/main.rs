@@ -55,6 +55,12 @@ enum Command {
     /// What models are given: `handoff ai prompt` shows a step's prompt.
     #[command(subcommand)]
     Ai(commands::ai::Cmd),
+    /// The send-approval queue: approve a draft and queue its message.
+    #[command(subcommand)]
+    Queue(commands::queue::Cmd),
+    /// Send what is due: claims, checks, composes and delivers (or writes
+    /// .eml files to outbox/ when no SMTP is configured).
+    Send(commands::send::Cmd),
     /// The list-building approval list.
     #[command(subcommand)]
     Approvals(commands::approvals::Cmd),
@@ -109,6 +115,8 @@ fn main() -> ExitCode {
             Command::Enroll(cmd) => cmd.run(&global).await,
             Command::Draft(cmd) => cmd.run(&global).await,
             Command::Ai(cmd) => cmd.run(&global).await,
+            Command::Queue(cmd) => cmd.run(&global).await,
+            Command::Send(cmd) => cmd.run(&global).await,
             Command::Approvals(cmd) => cmd.run(&global).await,
             Command::Ledger(cmd) => cmd.run(&global).await,
             Command::Titles(cmd) => cmd.run(&global).await,

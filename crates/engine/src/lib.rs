@@ -6,6 +6,7 @@ pub mod drafting;
 pub mod governance;
 pub mod list_building;
 pub mod research;
+pub mod sending;
 pub mod workers;
 pub mod workspace;
 
