@@ -3863,3 +3863,114 @@ pub async fn concurrent_message_claims_never_overlap(store: Arc<dyn Store>) {
     assert_eq!(all.len(), 40);
     assert_eq!(distinct.len(), 40, "a message was claimed twice");
 }
+
+// ── Fixtures for the sending tests (engine and CLI) ─────────────────────
+
+/// A queued message and who it is for.
+#[derive(Debug, Clone)]
+pub struct Seeded {
+    pub contact: handoff_domain::ContactId,
+    pub email: EmailAddress,
+    pub draft: handoff_domain::DraftId,
+    pub message: Message,
+}
+
+/// `n` contacts, each verified, enrolled in `seed-cold` and with one
+/// draft whose message is queued, due now, from `mailbox`. Every other
+/// draft needed approval and was approved by `dana`; the rest were
+/// `auto_send`.
+pub async fn seed_sendable(s: &dyn Store, n: usize, mailbox: &str) -> Vec<Seeded> {
+    let policy = policy_version("0.05");
+    let now = Utc::now();
+    let sys = CommandContext::new(Actor::system("seed"), Some(policy.clone())).at(now);
+    let human = CommandContext::new(Actor::human("dana"), Some(policy)).at(now);
+    let dana = Username::parse("dana").unwrap();
+    if s.find_user(&dana).await.unwrap().is_none() {
+        s.add_user(
+            &sys,
+            &NewUser {
+                username: dana.clone(),
+                display_name: "Dana".into(),
+                email: None,
+                role: Role::Rep,
+                manager: None,
+            },
+        )
+        .await
+        .unwrap();
+    }
+    s.sync_sequences(
+        &sys,
+        &[SequenceDef {
+            name: "seed-cold".into(),
+            sequence_type: "cold".into(),
+            steps: json!([{"kind": "email", "day": 0}]),
+            step_count: 1,
+        }],
+    )
+    .await
+    .unwrap();
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        let address = email(&format!("prospect{i}@acme{}.example", i % 17));
+        let contact = s
+            .add_contact(
+                &sys,
+                &NewContact {
+                    email: address.clone(),
+                    first_name: "Pat".into(),
+                    last_name: format!("Number{i}"),
+                    title: "VP Finance".into(),
+                    account_id: None,
+                    owner: Some(dana.clone()),
+                },
+            )
+            .await
+            .unwrap()
+            .id;
+        s.record_verification(&sys, contact, Verdict::Valid)
+            .await
+            .unwrap();
+        let enrollment = s.enroll(&sys, contact, "seed-cold", false).await.unwrap();
+        let mut new = new_draft(contact, AuthorKind::Ai, Some("cold"));
+        new.enrollment_id = Some(enrollment.id);
+        new.body = format!("Hi Pat, a note for prospect {i}. Worth a call on Tuesday?");
+        let draft = s.create_draft(&sys, &new).await.unwrap().id;
+        if i % 2 == 0 {
+            s.record_evaluation(&sys, draft, &needing_approval(now))
+                .await
+                .unwrap();
+            s.record_review(&human, draft, &review(ReviewDecision::Approved, &dana))
+                .await
+                .unwrap();
+        } else {
+            s.record_evaluation(&sys, draft, &evaluation("auto_send"))
+                .await
+                .unwrap();
+        }
+        let message = s
+            .queue_message(
+                &sys,
+                &NewMessage {
+                    draft_id: draft,
+                    contact_id: contact,
+                    mailbox: email(mailbox),
+                    rfc_message_id: format!(
+                        "seed-{i}-{}@northwind.example",
+                        uuid::Uuid::new_v4().simple()
+                    ),
+                    in_reply_to: None,
+                    scheduled_at: now,
+                },
+            )
+            .await
+            .unwrap();
+        out.push(Seeded {
+            contact,
+            email: address,
+            draft,
+            message,
+        });
+    }
+    out
+}
