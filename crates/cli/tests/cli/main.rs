@@ -8,6 +8,7 @@ mod drafting;
 mod governance;
 mod ledger_invariant;
 mod policy_check;
+mod sending;
 mod workers;
 mod workspace;
 
