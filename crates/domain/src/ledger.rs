@@ -891,6 +891,60 @@ mod tests {
     }
 
     #[test]
+    fn sending_events_name_their_contact_and_round_trip() {
+        let (message_id, contact_id, draft_id) =
+            (MessageId::new(), ContactId::new(), DraftId::new());
+        let at = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let events = [
+            Event::MessageClaimed {
+                message_id,
+                contact_id,
+                rfc_message_id: "m@x".into(),
+                worker: "host-1".into(),
+                lease_until: at,
+            },
+            Event::MessageHeld {
+                message_id,
+                contact_id,
+                reason: "veto window open".into(),
+                until: at,
+            },
+            Event::MessageSent {
+                message_id,
+                contact_id,
+                draft_id,
+                rfc_message_id: "m@x".into(),
+                receipt: "250 ok".into(),
+            },
+            Event::MessageFailed {
+                message_id,
+                contact_id,
+                failure: "rejected".into(),
+                reason: "refused with 550".into(),
+            },
+            Event::MessageDeferred {
+                message_id,
+                contact_id,
+                error: "421".into(),
+                retry_at: at,
+            },
+            Event::MessageInDoubt {
+                message_id,
+                contact_id,
+                rfc_message_id: "m@x".into(),
+                reason: "the server went away".into(),
+            },
+        ];
+        for event in events {
+            let json = serde_json::to_value(&event).unwrap();
+            assert_eq!(json["type"], event.kind(), "{event:?}");
+            assert_eq!(event.subjects().contact_id, Some(contact_id));
+            assert_eq!(serde_json::from_value::<Event>(json).unwrap(), event);
+            assert!(!event.summary().is_empty());
+        }
+    }
+
+    #[test]
     fn summaries_read_as_sentences() {
         let demoted = Event::SendAuthorityDemoted {
             sequence_type: "cold".into(),
