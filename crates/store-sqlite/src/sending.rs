@@ -4,14 +4,14 @@
 //! claim is always seen by it.
 
 use async_trait::async_trait;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use handoff_domain::{ContactId, EmailAddress, Event, MessageId};
 use handoff_store::{
     ClaimedMessage, ClaimedMessages, CommandContext, DraftRecord, Fenced, HeldMessage,
-    InDoubtMessage, Message, MessageClaim, MessageFailure, Messages, NewMessage, StopFacts,
-    StoreError, StoreResult, parse_stop_reason, send_check,
+    InDoubtMessage, Message, MessageClaim, MessageFailure, Messages, NewMessage, RECHECK_AFTER,
+    StopFacts, StoreError, StoreResult, parse_stop_reason, send_check,
 };
 
 use crate::drafts::existing;
@@ -333,7 +333,7 @@ impl Messages for SqliteStore {
                     Err(hold) => {
                         let until = match &hold {
                             handoff_store::HoldReason::NotYet { until, .. } => *until,
-                            _ => claim.now + Duration::minutes(15),
+                            _ => claim.now + RECHECK_AFTER,
                         };
                         tx.execute(
                             "UPDATE messages SET scheduled_at = ?1, updated_at = ?2 WHERE id = ?3",

@@ -33,8 +33,12 @@ const OFFLINE_PUBLIC_URL: &str = "http://localhost:8080";
 pub struct Cmd {
     /// Send what is due (the only mode so far; required so that a bare
     /// `handoff send` never sends by accident).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "in_doubt")]
     due: bool,
+    /// List the messages in doubt (a sender stopped mid-conversation): a
+    /// person checks each at the server; handoff never resends them.
+    #[arg(long)]
+    in_doubt: bool,
     /// Act as if it were this time (RFC 3339, e.g. 2026-03-02T09:00:00Z).
     #[arg(long)]
     at: Option<String>,
@@ -57,8 +61,13 @@ pub struct Cmd {
 
 impl Cmd {
     pub async fn run(self, global: &GlobalArgs) -> Result<ExitCode> {
+        if self.in_doubt {
+            return list_in_doubt(global, self.json).await;
+        }
         if !self.due {
-            bail!("say what to send: `handoff send --due` sends every message that is due");
+            bail!(
+                "say what to do: `handoff send --due` sends every message that is due, `handoff send --in-doubt` lists those a person must check"
+            );
         }
         let at = self
             .at
@@ -113,6 +122,29 @@ impl Cmd {
         }
         Ok(ExitCode::SUCCESS)
     }
+}
+
+async fn list_in_doubt(global: &GlobalArgs, json: bool) -> Result<ExitCode> {
+    let settings = Settings::load(global)?;
+    let store = store::open(&settings, Migrate::OnOpen).await?;
+    let listed = store.list_in_doubt(10_000).await?;
+    if json {
+        crate::output::print_json(&listed)?;
+    } else if listed.is_empty() {
+        println!("No message is in doubt.");
+    } else {
+        let mut table = crate::output::table(&["message", "Message-ID", "to", "why"]);
+        for m in listed {
+            table.add_row(vec![
+                m.message.id.to_string(),
+                m.message.rfc_message_id,
+                m.to.to_string(),
+                m.reason,
+            ]);
+        }
+        println!("{table}");
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn playbook_dir(path: &Path) -> PathBuf {

@@ -178,6 +178,13 @@ async fn crash_run(store: Arc<dyn Store>, dir: &Path, db_url: Option<String>, si
         *per_sender.entry(name).or_default() += 1;
     }
     eprintln!("{kills} kills; {sent} sent, {in_doubt} in doubt: {per_sender:?}");
+    // A person sees them.
+    let mut cmd = command(dir, &["send", "--in-doubt", "--json"]);
+    if let Some(url) = &db_url {
+        cmd.env("HANDOFF_DATABASE_URL", url);
+    }
+    let listed: serde_json::Value = serde_json::from_str(&ok(cmd.output().unwrap())).unwrap();
+    assert_eq!(listed.as_array().unwrap().len() as u64, in_doubt);
     assert!(per_sender.len() <= kills, "{per_sender:?}");
     for (name, n) in &per_sender {
         assert!(
@@ -262,8 +269,9 @@ fn approved_drafts_go_to_the_file_outbox() {
         eml.contains("Boston"),
         "the workspace's postal address is in the footer"
     );
-    // Sent once: a second pass has nothing to do.
+    // Sent once: a second pass has nothing to do, and nothing is in doubt.
     assert!(ok(handoff(&ws, &["send", "--due"])).contains("Nothing is due"));
+    assert!(ok(handoff(&ws, &["send", "--in-doubt"])).contains("No message is in doubt"));
     // A time that is not RFC 3339 is refused with an example.
     let bad = handoff(&ws, &["send", "--due", "--at", "tomorrow"]);
     assert!(!bad.status.success());
