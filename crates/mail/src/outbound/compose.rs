@@ -176,6 +176,43 @@ impl ComposedMessage {
 }
 
 const LIST_UNSUBSCRIBE: &str = "List-Unsubscribe";
+
+/// The Subject header. A subject that is not plain ASCII is written as
+/// base64 encoded-words (RFC 2047) holding the whole text, spaces included:
+/// decoders drop the white space *between* encoded-words, so encoding word
+/// by word (as the builder does) loses the space between two accented
+/// words ("Zoë, café" would read back as "Zoë,café").
+fn subject_header(subject: &str) -> HeaderValue {
+    let name = HeaderName::new_from_ascii_str("Subject");
+    if subject.is_ascii() {
+        return HeaderValue::new(name, subject.to_owned());
+    }
+    use base64::Engine as _;
+    // 75 characters per encoded-word: "=?utf-8?b?" + 60 base64 + "?=" is
+    // 72, and 60 base64 characters carry 45 bytes.
+    let mut words = Vec::new();
+    let mut chunk = String::new();
+    for c in subject.chars() {
+        if chunk.len() + c.len_utf8() > 45 {
+            words.push(std::mem::take(&mut chunk));
+        }
+        chunk.push(c);
+    }
+    if !chunk.is_empty() {
+        words.push(chunk);
+    }
+    let encoded = words
+        .iter()
+        .map(|w| {
+            format!(
+                "=?utf-8?b?{}?=",
+                base64::engine::general_purpose::STANDARD.encode(w.as_bytes())
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\r\n ");
+    HeaderValue::dangerous_new_pre_encoded(name, subject.to_owned(), encoded)
+}
 const LIST_UNSUBSCRIBE_POST: &str = "List-Unsubscribe-Post";
 
 /// Builds the MIME message.
@@ -208,7 +245,7 @@ pub fn compose(message: &OutgoingMessage) -> Result<ComposedMessage, ComposeErro
     let mut builder = lettre::Message::builder()
         .from(from)
         .to(to)
-        .subject(subject)
+        .raw_header(subject_header(&subject))
         .message_id(Some(message.message_id.bracketed()));
     builder = match message.date {
         Some(date) => builder.date(date),

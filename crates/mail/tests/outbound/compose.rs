@@ -195,3 +195,19 @@ proptest! {
         prop_assert!(text.contains(PHYSICAL_ADDRESS));
     }
 }
+
+#[test]
+fn spaces_between_accented_words_survive_in_the_subject() {
+    for subject in [
+        "¡  ฿",
+        "Zoë, café à Paris",
+        "Idée pour Société Générale — réunion",
+        &"é ".repeat(60),
+    ] {
+        let mut outgoing = message("subj.1@acme.test");
+        outgoing.subject = subject.to_string();
+        let bytes = compose(&outgoing).unwrap().to_bytes();
+        assert!(bytes.is_ascii());
+        assert_eq!(parse(&bytes).subject(), Some(subject.trim()), "{subject:?}");
+    }
+}
