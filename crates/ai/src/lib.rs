@@ -1,9 +1,9 @@
 //! Drafters. One trait, [`Drafter`], and its backends: the template
 //! drafter (the embedded default, no model), any OpenAI-compatible chat
 //! endpoint, the Anthropic Messages API, and a local GGUF model. Each one
-//! receives a [`ModelInput`], which only
-//! [`ModelInput::build`](handoff_domain::drafting::ModelInput::build) can
-//! make, so no field the playbook forbids can reach a backend.
+//! receives a [`ModelInput`] (or, to write account research, a
+//! [`ResearchInput`]), which only their `build` functions can make, so no
+//! field the playbook forbids can reach a backend.
 
 use std::path::Path;
 
