@@ -21,17 +21,21 @@
 use std::path::Path;
 
 use async_trait::async_trait;
-use handoff_domain::drafting::{ModelDraft, ModelInput, OutputError, prompt};
+use handoff_domain::drafting::prompt::{self, Prompt};
+use handoff_domain::drafting::{
+    ModelDraft, ModelInput, OutputError, ResearchAnswer, ResearchInput, Usage,
+};
 use handoff_domain::playbook::ModelConfig;
 use reqwest::header::HeaderMap;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 
 use crate::http::{HttpClient, HttpOptions, excerpt, header};
-use crate::{DraftError, Drafter, Pricing, http_options, resolve_api_key};
+use crate::{DraftError, Drafter, Pricing, Task, http_options, resolve_api_key};
 
 const BACKEND: &str = "anthropic";
 const TOOL: &str = "write_draft";
+const RESEARCH_TOOL: &str = "write_research";
 pub const DEFAULT_BASE_URL: &str = "https://api.anthropic.com";
 pub const API_VERSION: &str = "2023-06-01";
 /// The API requires a cap; a draft's JSON fits well inside this.
@@ -133,18 +137,27 @@ impl AnthropicDrafter {
     /// The request body for one draft, exactly as sent. The Messages API
     /// takes no seed, so `seed` does not appear.
     pub fn request_body(&self, input: &ModelInput) -> Value {
-        let prompt = prompt::render(input);
+        self.body(&prompt::render(input), Task::Draft)
+    }
+
+    /// The request body for one account's research, exactly as sent.
+    pub fn research_request_body(&self, input: &ResearchInput) -> Value {
+        self.body(&prompt::render_research(input), Task::Research)
+    }
+
+    fn body(&self, prompt: &Prompt, task: Task) -> Value {
+        let (tool, description) = tool_for(task);
         let mut body = json!({
             "model": self.config.model,
             "max_tokens": self.config.max_tokens,
             "system": prompt.system,
             "messages": [{ "role": "user", "content": prompt.user }],
             "tools": [{
-                "name": TOOL,
-                "description": "Record the drafted message: subject, sentences with their sources, and your confidence.",
+                "name": tool,
+                "description": description,
                 "input_schema": prompt.schema,
             }],
-            "tool_choice": { "type": "tool", "name": TOOL },
+            "tool_choice": { "type": "tool", "name": tool },
         });
         if let Some(t) = self.config.temperature {
             // Anthropic's range is 0 to 1; the playbook allows up to 2.
@@ -154,6 +167,19 @@ impl AnthropicDrafter {
             body["top_p"] = json!(p);
         }
         body
+    }
+}
+
+fn tool_for(task: Task) -> (&'static str, &'static str) {
+    match task {
+        Task::Draft => (
+            TOOL,
+            "Record the drafted message: subject, sentences with their sources, and your confidence.",
+        ),
+        Task::Research => (
+            RESEARCH_TOOL,
+            "Record the account research notes: one entry per fact, by name.",
+        ),
     }
 }
 
@@ -167,6 +193,28 @@ impl Drafter for AnthropicDrafter {
         let body = self.request_body(input);
         let answer = self.http.post_json(&self.url, &self.headers, &body).await?;
         parse_answer(&answer, &self.config.model, self.config.pricing)
+    }
+
+    async fn research(
+        &self,
+        input: &ResearchInput,
+        _seed: u64,
+    ) -> Result<Option<ResearchAnswer>, DraftError> {
+        let body = self.research_request_body(input);
+        let answer = self.http.post_json(&self.url, &self.headers, &body).await?;
+        let reply = tool_answer(
+            &answer,
+            &self.config.model,
+            self.config.pricing,
+            Task::Research,
+        )?;
+        ResearchAnswer::from_model_json(&reply.json, &reply.model, reply.usage)
+            .map(Some)
+            .map_err(|source| DraftError::Output {
+                backend: BACKEND,
+                task: Task::Research,
+                source,
+            })
     }
 }
 
@@ -196,10 +244,37 @@ fn parse_answer(
     model: &str,
     pricing: Option<Pricing>,
 ) -> Result<ModelDraft, DraftError> {
+    let reply = tool_answer(answer, model, pricing, Task::Draft)?;
+    ModelDraft::from_model_json(&reply.json, &reply.model, reply.usage).map_err(|source| {
+        DraftError::Output {
+            backend: BACKEND,
+            task: Task::Draft,
+            source,
+        }
+    })
+}
+
+/// The JSON the model gave for `task`, with what it cost.
+struct Reply {
+    json: String,
+    usage: Usage,
+    model: String,
+}
+
+/// The forced tool call's input (or the text, from a proxy that ignores
+/// tools), or why there is none (refusal, cut off at max_tokens).
+fn tool_answer(
+    answer: &Value,
+    model: &str,
+    pricing: Option<Pricing>,
+    task: Task,
+) -> Result<Reply, DraftError> {
     let output = |source: OutputError| DraftError::Output {
         backend: BACKEND,
+        task,
         source,
     };
+    let (tool, _) = tool_for(task);
     let blocks = answer
         .get("content")
         .and_then(Value::as_array)
@@ -220,7 +295,7 @@ fn parse_answer(
         .collect::<Vec<_>>()
         .join("\n");
     let tool_input = of_type("tool_use")
-        .find(|b| b.get("name").and_then(Value::as_str) == Some(TOOL))
+        .find(|b| b.get("name").and_then(Value::as_str) == Some(tool))
         .and_then(|b| b.get("input"));
     match answer.get("stop_reason").and_then(Value::as_str) {
         Some("refusal") => {
@@ -256,7 +331,11 @@ fn parse_answer(
         Some(input) => input.to_string(),
         None => text,
     };
-    ModelDraft::from_model_json(&json, model, usage).map_err(output)
+    Ok(Reply {
+        json,
+        usage,
+        model: model.to_string(),
+    })
 }
 
 #[cfg(test)]

@@ -197,3 +197,260 @@ impl Drop for LatencyServer {
         self.accept.abort();
     }
 }
+
+/// What [`UsageServer`] billed, by request kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UsageTotals {
+    pub research_calls: u64,
+    pub research_prompt_tokens: u64,
+    pub research_completion_tokens: u64,
+    pub draft_calls: u64,
+    pub draft_prompt_tokens: u64,
+    pub draft_completion_tokens: u64,
+}
+
+impl UsageTotals {
+    pub fn research_tokens(&self) -> u64 {
+        self.research_prompt_tokens + self.research_completion_tokens
+    }
+
+    pub fn draft_tokens(&self) -> u64 {
+        self.draft_prompt_tokens + self.draft_completion_tokens
+    }
+
+    pub fn total_tokens(&self) -> u64 {
+        self.research_tokens() + self.draft_tokens()
+    }
+}
+
+/// Tokens estimated from text size: about 4 bytes a token, the usual rule
+/// of thumb for English under BPE tokenizers. An estimate, not a count.
+pub fn estimated_tokens(text: &str) -> u64 {
+    (text.len() as u64).div_ceil(4)
+}
+
+/// `handoff bench draft` (c): a chat-completions server on 127.0.0.1 that
+/// answers research requests (schema `account_research`) with notes made
+/// from the account data it was sent, and draft requests with a draft
+/// addressed from the prospect data, and reports `usage` as
+/// [`estimated_tokens`] of the request's messages and of the answer. It
+/// keeps the totals it billed. It stops when dropped.
+#[derive(Debug)]
+pub struct UsageServer {
+    addr: SocketAddr,
+    totals: Arc<std::sync::Mutex<UsageTotals>>,
+    accept: tokio::task::JoinHandle<()>,
+}
+
+impl UsageServer {
+    pub async fn start() -> std::io::Result<UsageServer> {
+        use http_body_util::BodyExt;
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let totals: Arc<std::sync::Mutex<UsageTotals>> = Arc::default();
+        let shared = Arc::clone(&totals);
+        let accept = tokio::spawn(async move {
+            let mut connections = JoinSet::new();
+            while let Ok((stream, _)) = listener.accept().await {
+                let totals = Arc::clone(&shared);
+                connections.spawn(async move {
+                    let service = service_fn(move |request: Request<hyper::body::Incoming>| {
+                        let totals = Arc::clone(&totals);
+                        async move {
+                            let (status, body) = match request.into_body().collect().await {
+                                Ok(bytes) => {
+                                    match serde_json::from_slice::<serde_json::Value>(
+                                        &bytes.to_bytes(),
+                                    ) {
+                                        Ok(request) => (200, bill(&request, &totals)),
+                                        Err(e) => (400, error_body(&format!("not JSON: {e}"))),
+                                    }
+                                }
+                                Err(e) => (400, error_body(&format!("unreadable body: {e}"))),
+                            };
+                            let mut response = Response::new(Full::new(Bytes::from(body)));
+                            *response.status_mut() = hyper::StatusCode::from_u16(status)
+                                .unwrap_or(hyper::StatusCode::BAD_REQUEST);
+                            response.headers_mut().insert(
+                                hyper::header::CONTENT_TYPE,
+                                hyper::header::HeaderValue::from_static("application/json"),
+                            );
+                            Ok::<_, Infallible>(response)
+                        }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        Ok(UsageServer {
+            addr,
+            totals,
+            accept,
+        })
+    }
+
+    /// The API root to give the openai backend.
+    pub fn base_url(&self) -> String {
+        format!("http://{}/v1", self.addr)
+    }
+
+    pub fn totals(&self) -> UsageTotals {
+        // A poisoned lock still holds the counts made before the panic.
+        *self.totals.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Drop for UsageServer {
+    fn drop(&mut self) {
+        self.accept.abort();
+    }
+}
+
+fn error_body(message: &str) -> String {
+    json!({"error": {"message": message, "type": "invalid_request_error"}}).to_string()
+}
+
+/// Answers one chat-completions request and adds its usage to `totals`.
+fn bill(request: &serde_json::Value, totals: &std::sync::Mutex<UsageTotals>) -> String {
+    let messages = request["messages"].as_array().cloned().unwrap_or_default();
+    let prompt_text: String = messages
+        .iter()
+        .filter_map(|m| m["content"].as_str())
+        .collect::<Vec<_>>()
+        .join("\n");
+    let user = messages
+        .iter()
+        .rev()
+        .find(|m| m["role"] == "user")
+        .and_then(|m| m["content"].as_str())
+        .unwrap_or("");
+    let data = data_block(user);
+    let research = request["response_format"]["json_schema"]["name"] == "account_research";
+    let content = if research {
+        research_notes(&data)
+    } else {
+        draft_for(&data)
+    }
+    .to_string();
+    let prompt_tokens = estimated_tokens(&prompt_text);
+    let completion_tokens = estimated_tokens(&content);
+    {
+        let mut totals = totals.lock().unwrap_or_else(|e| e.into_inner());
+        if research {
+            totals.research_calls += 1;
+            totals.research_prompt_tokens += prompt_tokens;
+            totals.research_completion_tokens += completion_tokens;
+        } else {
+            totals.draft_calls += 1;
+            totals.draft_prompt_tokens += prompt_tokens;
+            totals.draft_completion_tokens += completion_tokens;
+        }
+    }
+    json!({
+        "id": "chatcmpl-bench",
+        "object": "chat.completion",
+        "model": "bench-model",
+        "choices": [{
+            "index": 0,
+            "message": {"role": "assistant", "content": content, "refusal": null},
+            "finish_reason": "stop"
+        }],
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens
+        }
+    })
+    .to_string()
+}
+
+/// The JSON inside `<DATA>…</DATA>` (`\u003c` is plain JSON escaping).
+fn data_block(user: &str) -> serde_json::Value {
+    let inner = user
+        .split_once("<DATA>")
+        .and_then(|(_, rest)| rest.rsplit_once("</DATA>"))
+        .map(|(inner, _)| inner)
+        .unwrap_or("{}");
+    serde_json::from_str(inner).unwrap_or_default()
+}
+
+/// Research notes in the shape a model answers, from the account data.
+fn research_notes(data: &serde_json::Value) -> serde_json::Value {
+    let account = &data["account"];
+    let field = |name: &str| account[name].as_str().unwrap_or("").to_string();
+    let name = field("account.name");
+    let industry = field("account.industry");
+    let employees = field("account.employees");
+    let mut facts = vec![json!({
+        "name": "summary",
+        "text": format!(
+            "{name} is a {} company with about {} employees; the team runs lean and is likely weighing tools against headcount.",
+            if industry.is_empty() { "private" } else { &industry },
+            if employees.is_empty() { "an unknown number of" } else { &employees },
+        ),
+    })];
+    if let Ok(n) = employees.parse::<i64>() {
+        facts.push(
+            json!({"name": "size", "text": handoff_domain::drafting::research::size_band(n)}),
+        );
+    }
+    let stack = field("account.technologies");
+    if !stack.is_empty() {
+        facts.push(json!({"name": "tech_stack", "text": format!("Their stack includes {stack}, so an integration story matters more than a rip-and-replace one.")}));
+    }
+    let priorities: Vec<String> = data["segment_priorities"]
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .map(|p| {
+                    format!(
+                        "{} [{}]",
+                        p["text"].as_str().unwrap_or(""),
+                        p["id"].as_str().unwrap_or("")
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if !priorities.is_empty() {
+        facts.push(json!({"name": "priorities", "text": format!("For a team like {name}, what matters most: {}.", priorities.join("; "))}));
+    }
+    json!({ "facts": facts })
+}
+
+/// A cold-email draft in the shape a model answers, from the prospect data.
+fn draft_for(data: &serde_json::Value) -> serde_json::Value {
+    let prospect = &data["prospect"];
+    let field = |name: &str| prospect[name].as_str().unwrap_or("").to_string();
+    let first = field("contact.first_name");
+    let company = field("account.name");
+    let first_of = |kind: &str| {
+        data["content"]
+            .as_array()
+            .and_then(|items| items.iter().find(|i| i["kind"] == kind))
+            .map(|i| {
+                (
+                    i["id"].as_str().unwrap_or("").to_string(),
+                    i["text"].as_str().unwrap_or("").to_string(),
+                )
+            })
+            .unwrap_or_default()
+    };
+    let (pain_id, pain) = first_of("pain_point");
+    let (value_id, value) = first_of("value_proposition");
+    let (cta_id, cta) = first_of("cta");
+    json!({
+        "subject": format!("A question about {company}"),
+        "sentences": [
+            {"text": format!("Hi {first},\n\n"), "sources": ["contact.first_name"]},
+            {"text": format!("Teams like {company} often tell us: {pain}"), "sources": ["account.name", pain_id]},
+            {"text": format!("{value}"), "sources": [value_id]},
+            {"text": format!("{cta}?\n\n"), "sources": [cta_id]},
+            {"text": "Best,", "sources": []}
+        ],
+        "confidence": 0.7
+    })
+}

@@ -1,14 +1,16 @@
 //! Drafters. One trait, [`Drafter`], and its backends: the template
 //! drafter (the embedded default, no model), any OpenAI-compatible chat
 //! endpoint, the Anthropic Messages API, and a local GGUF model. Each one
-//! receives a [`ModelInput`], which only
-//! [`ModelInput::build`](handoff_domain::drafting::ModelInput::build) can
-//! make, so no field the playbook forbids can reach a backend.
+//! receives a [`ModelInput`] (or, to write account research, a
+//! [`ResearchInput`]), which only their `build` functions can make, so no
+//! field the playbook forbids can reach a backend.
 
 use std::path::Path;
 
 use async_trait::async_trait;
-use handoff_domain::drafting::{ModelDraft, ModelInput, OutputError, Usage};
+use handoff_domain::drafting::{
+    ModelDraft, ModelInput, OutputError, ResearchAnswer, ResearchInput, Usage,
+};
 use handoff_domain::playbook::{Backend, ModelConfig, SecretSource};
 use secrecy::SecretString;
 
@@ -35,6 +37,33 @@ pub trait Drafter: Send + Sync {
     /// Drafts one step. `seed` makes sampling (and the template drafter's
     /// choices) repeatable.
     async fn draft(&self, input: &ModelInput, seed: u64) -> Result<ModelDraft, DraftError>;
+
+    /// Writes an account's research notes. `Ok(None)` (the default) means
+    /// this backend leaves research to the template summary.
+    async fn research(
+        &self,
+        input: &ResearchInput,
+        seed: u64,
+    ) -> Result<Option<ResearchAnswer>, DraftError> {
+        let _ = (input, seed);
+        Ok(None)
+    }
+}
+
+/// What a request asks the model for; names the schema and the errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Task {
+    Draft,
+    Research,
+}
+
+impl std::fmt::Display for Task {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Task::Draft => "draft",
+            Task::Research => "account research",
+        })
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -49,10 +78,11 @@ pub enum DraftError {
         backend: &'static str,
         detail: String,
     },
-    /// The endpoint answered, but not with a usable draft.
-    #[error("{backend} gave no usable draft: {source}")]
+    /// The endpoint answered, but not with a usable draft or research.
+    #[error("{backend} gave no usable {task}: {source}")]
     Output {
         backend: &'static str,
+        task: Task,
         #[source]
         source: OutputError,
     },

@@ -613,6 +613,7 @@ impl LocalDrafter {
         );
         draft_from_generation(&generation, &self.model.name).map_err(|source| DraftError::Output {
             backend: BACKEND,
+            task: crate::Task::Draft,
             source,
         })
     }

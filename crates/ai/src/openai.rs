@@ -21,14 +21,17 @@
 use std::path::Path;
 
 use async_trait::async_trait;
-use handoff_domain::drafting::{ModelDraft, ModelInput, OutputError, prompt};
+use handoff_domain::drafting::prompt::{self, Prompt};
+use handoff_domain::drafting::{
+    ModelDraft, ModelInput, OutputError, ResearchAnswer, ResearchInput, Usage,
+};
 use handoff_domain::playbook::ModelConfig;
 use reqwest::header::HeaderMap;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 
 use crate::http::{HttpClient, HttpOptions, header};
-use crate::{DraftError, Drafter, Pricing, http_options, resolve_api_key};
+use crate::{DraftError, Drafter, Pricing, Task, http_options, resolve_api_key};
 
 const BACKEND: &str = "openai";
 
@@ -131,7 +134,19 @@ impl OpenAiDrafter {
 
     /// The request body for one draft, exactly as sent.
     pub fn request_body(&self, input: &ModelInput, seed: u64) -> Value {
-        let prompt = prompt::render(input);
+        self.body(&prompt::render(input), Task::Draft, seed)
+    }
+
+    /// The request body for one account's research, exactly as sent.
+    pub fn research_request_body(&self, input: &ResearchInput, seed: u64) -> Value {
+        self.body(&prompt::render_research(input), Task::Research, seed)
+    }
+
+    fn body(&self, prompt: &Prompt, task: Task, seed: u64) -> Value {
+        let name = match task {
+            Task::Draft => "sales_draft",
+            Task::Research => "account_research",
+        };
         let mut body = json!({
             "model": self.config.model,
             "messages": [
@@ -140,7 +155,7 @@ impl OpenAiDrafter {
             ],
             "response_format": {
                 "type": "json_schema",
-                "json_schema": { "name": "sales_draft", "strict": true, "schema": prompt.schema },
+                "json_schema": { "name": name, "strict": true, "schema": prompt.schema },
             },
             // Servers store the seed as a signed or 32-bit integer; 31
             // bits fit every one and stay repeatable.
@@ -172,6 +187,28 @@ impl Drafter for OpenAiDrafter {
         let answer = self.http.post_json(&self.url, &self.headers, &body).await?;
         parse_answer(&answer, &self.config.model, self.config.pricing)
     }
+
+    async fn research(
+        &self,
+        input: &ResearchInput,
+        seed: u64,
+    ) -> Result<Option<ResearchAnswer>, DraftError> {
+        let body = self.research_request_body(input, seed);
+        let answer = self.http.post_json(&self.url, &self.headers, &body).await?;
+        let reply = completion(
+            &answer,
+            &self.config.model,
+            self.config.pricing,
+            Task::Research,
+        )?;
+        ResearchAnswer::from_model_json(&reply.content, &reply.model, reply.usage)
+            .map(Some)
+            .map_err(|source| DraftError::Output {
+                backend: BACKEND,
+                task: Task::Research,
+                source,
+            })
+    }
 }
 
 fn chat_url(base_url: &str) -> Result<String, DraftError> {
@@ -202,8 +239,34 @@ fn parse_answer(
     model: &str,
     pricing: Option<Pricing>,
 ) -> Result<ModelDraft, DraftError> {
+    let reply = completion(answer, model, pricing, Task::Draft)?;
+    ModelDraft::from_model_json(&reply.content, &reply.model, reply.usage).map_err(|source| {
+        DraftError::Output {
+            backend: BACKEND,
+            task: Task::Draft,
+            source,
+        }
+    })
+}
+
+/// The assistant's text of a chat-completions answer, with what it cost.
+struct Reply {
+    content: String,
+    usage: Usage,
+    model: String,
+}
+
+/// The message content of `choices[0]`, or why there is none to parse
+/// (refusal, content filter, cut off at the token limit).
+fn completion(
+    answer: &Value,
+    model: &str,
+    pricing: Option<Pricing>,
+    task: Task,
+) -> Result<Reply, DraftError> {
     let output = |source: OutputError| DraftError::Output {
         backend: BACKEND,
+        task,
         source,
     };
     let choice = answer
@@ -258,7 +321,11 @@ fn parse_answer(
         .and_then(Value::as_str)
         .filter(|m| !m.is_empty())
         .unwrap_or(model);
-    ModelDraft::from_model_json(content, model, usage).map_err(output)
+    Ok(Reply {
+        content: content.to_string(),
+        usage,
+        model: model.to_string(),
+    })
 }
 
 #[cfg(test)]
@@ -300,7 +367,7 @@ mod tests {
         let err = |v: Value| parse_answer(&v, "m", None).unwrap_err().to_string();
         assert!(err(json!({"object": "list"})).contains("no choices[0]"));
         assert!(err(json!({"choices": [{"message": {"content": null, "refusal": "I can't help with that."}, "finish_reason": "stop"}]}))
-            .contains("declined to write the draft: I can't help with that."));
+            .contains("gave no usable draft: the model declined to answer: I can't help with that."));
         assert!(err(json!({"choices": [{"message": {"content": ""}, "finish_reason": "content_filter"}]}))
             .contains("content filter"));
         assert!(err(json!({"choices": [{"message": {"content": "{\"subject\": \"Hi"}, "finish_reason": "length"}]}))

@@ -23,7 +23,7 @@ use handoff_store::{
 };
 
 use crate::governance::{GovernanceError, evaluate_and_record};
-use crate::research::{Insight, custom_insight, ensure_research};
+use crate::research::{Insight, ResearchError, custom_insight, ensure_research};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DraftingError {
@@ -37,6 +37,18 @@ pub enum DraftingError {
     NoSequence(String),
     #[error("contact {0} is not in the database")]
     NoContact(ContactId),
+    /// The backend could not write the account's research.
+    #[error(transparent)]
+    Research(ResearchError),
+}
+
+impl From<ResearchError> for DraftingError {
+    fn from(error: ResearchError) -> Self {
+        match error {
+            ResearchError::Store(e) => DraftingError::Store(e),
+            other => DraftingError::Research(other),
+        }
+    }
 }
 
 /// What became of one step.
@@ -102,6 +114,10 @@ pub struct Drafting<'a> {
     pub playbook: &'a Playbook,
     pub policy: &'a Policy,
     pub data_access: DataAccessPolicy,
+    /// Reuse an account's research while its data is unchanged (the
+    /// default). Off, research is rebuilt for every draft: the per-contact
+    /// baseline `handoff bench draft` compares against.
+    pub reuse_research: bool,
 }
 
 impl<'a> Drafting<'a> {
@@ -110,6 +126,7 @@ impl<'a> Drafting<'a> {
             playbook,
             policy,
             data_access: DataAccessPolicy::new(&playbook.governance.data_access),
+            reuse_research: true,
         }
     }
 
@@ -122,11 +139,14 @@ impl<'a> Drafting<'a> {
 
     /// The one way drafting turns a prospect into model input: every field
     /// known about them goes in as a candidate, and
-    /// [`ModelInput::build`] keeps only what the playbook allows.
+    /// [`ModelInput::build`] keeps only what the playbook allows. The
+    /// account's research is built first if needed, by `drafter`.
+    #[allow(clippy::too_many_arguments)]
     pub async fn model_input(
         &self,
         store: &dyn Store,
         ctx: &CommandContext,
+        drafter: &dyn Drafter,
         prospect: &Prospect,
         sequence_name: &str,
         step_index: u32,
@@ -170,8 +190,10 @@ impl<'a> Drafting<'a> {
                 ctx,
                 self.playbook,
                 &self.data_access,
+                drafter,
                 account,
                 c.country.as_deref(),
+                self.reuse_research,
             )
             .await?;
             research_reused = researched.reused;
@@ -277,16 +299,28 @@ impl<'a> Drafting<'a> {
                 }));
             }
         };
-        let (input, research_reused) = self
+        let input = self
             .model_input(
                 store,
                 ctx,
+                drafter,
                 &prospect,
                 &enrollment.sequence,
                 step_index,
                 insight.as_deref(),
             )
-            .await?;
+            .await;
+        let (input, research_reused) = match input {
+            Ok(built) => built,
+            // Like a failed draft: the step stays undrafted and is tried
+            // again on the next pass.
+            Err(DraftingError::Research(error)) => {
+                return Ok(report(StepOutcome::Failed {
+                    reason: format!("{} backend: {error}", drafter.backend()),
+                }));
+            }
+            Err(e) => return Err(e),
+        };
         let seed = seed_for(enrollment.id, step_index);
         let drafted = match drafter.draft(&input, seed).await {
             Ok(drafted) => drafted,

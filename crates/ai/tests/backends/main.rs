@@ -9,4 +9,5 @@ mod bench;
 mod boundary;
 mod local;
 mod openai;
+mod research;
 mod support;

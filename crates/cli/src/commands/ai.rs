@@ -75,10 +75,19 @@ impl Cmd {
         }
         let policy = effective_policy(store.as_ref(), &playbook).await?;
         let drafting = Drafting::new(&playbook, &policy);
+        // Research not built yet is built as a draft would build it, by
+        // the configured backend, so the prompt shown is the one it sends.
+        let playbook_dir = settings
+            .playbook_path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new("."));
+        let drafter = super::drafter(&playbook, playbook_dir, None)?;
         let (input, _) = drafting
             .model_input(
                 store.as_ref(),
                 &ctx,
+                drafter.as_ref(),
                 &prospect,
                 &sequence,
                 cmd.step - 1,

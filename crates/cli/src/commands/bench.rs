@@ -1,7 +1,7 @@
 //! `handoff bench ledger`: committed ledger appends per second through the
 //! Store, against a bare rusqlite loop doing the same INSERT with the same
 //! pragmas, measured in the same run (machines are noisy; ratios are not).
-//! `bench import` and `bench policy` live in their own files.
+//! `bench import`, `bench policy` and `bench draft` live in their own files.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -25,6 +25,9 @@ pub enum Cmd {
     Import(super::bench_import::ImportCmd),
     /// Governance verdicts per second with the default playbook vs its regexes alone.
     Policy(super::bench_policy::PolicyCmd),
+    /// Template drafts/s vs a mail-merge; openai drafts/s vs the endpoint
+    /// ceiling; model tokens per contact with research reuse vs per contact.
+    Draft(super::bench_draft::DraftCmd),
 }
 
 #[derive(Debug, Args)]
@@ -60,6 +63,7 @@ impl Cmd {
             Cmd::Ledger(cmd) => cmd.run().await,
             Cmd::Import(cmd) => cmd.run().await,
             Cmd::Policy(cmd) => cmd.run().await,
+            Cmd::Draft(cmd) => cmd.run().await,
         }
     }
 }

@@ -1,6 +1,7 @@
 pub mod ai;
 pub mod approvals;
 pub mod bench;
+pub mod bench_draft;
 pub mod bench_import;
 pub mod bench_policy;
 pub mod config;

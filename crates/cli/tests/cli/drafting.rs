@@ -193,11 +193,13 @@ fn injection_strings_in_enrichment_change_no_verdict() {
     );
 }
 
-/// An OpenAI-compatible endpoint on loopback that answers every chat
-/// completion with `content` and records the request bodies.
+/// An OpenAI-compatible endpoint on loopback that answers every draft
+/// request with `content` and every research request with
+/// [`RESEARCH_ANSWER`], and records the request bodies.
 struct ChatServer {
     port: u16,
     bodies: Arc<Mutex<Vec<String>>>,
+    research_answer: Arc<Mutex<&'static str>>,
 }
 
 impl ChatServer {
@@ -206,6 +208,8 @@ impl ChatServer {
         let port = listener.local_addr().unwrap().port();
         let bodies = Arc::new(Mutex::new(Vec::new()));
         let seen = Arc::clone(&bodies);
+        let research_answer = Arc::new(Mutex::new(RESEARCH_ANSWER));
+        let research = Arc::clone(&research_answer);
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(mut stream) = stream else { break };
@@ -225,9 +229,13 @@ impl ChatServer {
                 }
                 let mut body = vec![0; length];
                 let _ = reader.read_exact(&mut body);
-                seen.lock()
-                    .unwrap()
-                    .push(String::from_utf8_lossy(&body).into_owned());
+                let body = String::from_utf8_lossy(&body).into_owned();
+                let content = if is_research(&body) {
+                    *research.lock().unwrap()
+                } else {
+                    content
+                };
+                seen.lock().unwrap().push(body);
                 let answer = serde_json::json!({
                     "id": "chatcmpl-1",
                     "object": "chat.completion",
@@ -244,8 +252,107 @@ impl ChatServer {
                 );
             }
         });
-        ChatServer { port, bodies }
+        ChatServer {
+            port,
+            bodies,
+            research_answer,
+        }
     }
+}
+
+fn is_research(body: &str) -> bool {
+    body.contains("\"name\":\"account_research\"")
+}
+
+const RESEARCH_ANSWER: &str = r#"{"facts": [{"name": "summary", "text": "A fintech company of about 300 people."}, {"name": "tech_stack", "text": "Runs Snowflake."}]}"#;
+
+/// Points the workspace's playbook at the chat server.
+fn use_openai(d: &std::path::Path, server: &ChatServer) {
+    let playbook = std::fs::read_to_string(d.join("handoff.toml")).unwrap();
+    let playbook = playbook.replace(
+        "backend = \"template\"",
+        &format!(
+            "backend = \"openai\"\nbase_url = \"http://127.0.0.1:{}/v1\"\nmodel = \"stub-model\"",
+            server.port
+        ),
+    );
+    std::fs::write(d.join("handoff.toml"), playbook).unwrap();
+}
+
+const GOOD_DRAFT: &str = r#"{"subject": "Month-end close", "sentences": [{"text": "Hi,\n\n", "sources": []}, {"text": "Worth a short call?", "sources": []}], "confidence": 0.6}"#;
+
+#[test]
+fn a_model_writes_research_once_per_account_for_all_its_contacts() {
+    let server = ChatServer::start(GOOD_DRAFT);
+    let dir = enrolled(LEADS);
+    let d = dir.path();
+    use_openai(d, &server);
+    let summary = json(handoff(d, &["draft", "--due", "--json"]));
+    assert_eq!(summary["drafted"], 3, "{summary}");
+    let bodies = server.bodies.lock().unwrap().clone();
+    let research: Vec<&String> = bodies.iter().filter(|b| is_research(b)).collect();
+    assert_eq!(
+        research.len(),
+        2,
+        "two accounts (Globex with two contacts, Initech with one): one research call each"
+    );
+    assert_eq!(bodies.len(), 5, "two research calls and three drafts");
+    let globex: Vec<_> = research.iter().filter(|b| b.contains("Globex")).collect();
+    assert_eq!(
+        globex.len(),
+        1,
+        "the two Globex contacts share one research call: {research:?}"
+    );
+    for body in &research {
+        assert!(
+            !body.contains("5550"),
+            "a phone number reached research: {body}"
+        );
+        assert!(
+            !body.contains("Controller"),
+            "contact fields are not research input"
+        );
+    }
+    // The model's facts reach the drafts as research.*.
+    let drafts: Vec<_> = bodies.iter().filter(|b| !is_research(b)).collect();
+    assert!(
+        drafts
+            .iter()
+            .all(|b| b.contains("A fintech company of about 300 people.") || b.contains("initech")),
+        "{drafts:?}"
+    );
+    let ledger = ok(handoff(d, &["ledger", "tail", "--limit", "500", "--json"]));
+    let built: Vec<&str> = ledger
+        .lines()
+        .filter(|l| l.contains("\"research_built\""))
+        .collect();
+    assert_eq!(built.len(), 2, "{ledger}");
+    assert!(
+        built.iter().all(|l| l.contains("stub-model")),
+        "built_by is the model: {built:?}"
+    );
+}
+
+#[test]
+fn a_research_answer_the_model_botched_fails_the_step_with_the_reason() {
+    // Every request, research included, gets a draft-shaped answer.
+    let server = ChatServer::start(GOOD_DRAFT);
+    let dir = enrolled(LEADS);
+    let d = dir.path();
+    use_openai(d, &server);
+    // Research requests are answered with the draft, which is not research.
+    *server.research_answer.lock().unwrap() = GOOD_DRAFT;
+    let out = handoff(d, &["draft", "--contact", "ina@globex.io", "--json"]);
+    assert!(!out.status.success(), "a failed step fails the command");
+    let summary: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let step = &summary["steps"][0];
+    assert_eq!(step["outcome"], "failed", "{summary}");
+    let reason = step["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("no usable account research") && reason.contains("Globex"),
+        "{reason}"
+    );
+    assert_eq!(summary["drafted"], 0);
 }
 
 /// What a model that obeyed an injection might write: it claims approval,
@@ -257,15 +364,9 @@ fn policy_judges_what_a_model_wrote_not_what_it_claims() {
     let server = ChatServer::start(OBEDIENT_ANSWER);
     let dir = enrolled(LEADS);
     let d = dir.path();
+    use_openai(d, &server);
     let playbook = std::fs::read_to_string(d.join("handoff.toml")).unwrap();
     let playbook = playbook
-        .replace(
-            "backend = \"template\"",
-            &format!(
-                "backend = \"openai\"\nbase_url = \"http://127.0.0.1:{}/v1\"\nmodel = \"stub-model\"",
-                server.port
-            ),
-        )
         // Even with automatic sending for cold sequences, the output decides.
         .replace(
             "cold = { mode = \"approval\", window = \"24h\" }",
@@ -296,16 +397,11 @@ fn policy_judges_what_a_model_wrote_not_what_it_claims() {
     assert!(explain.contains("ungrounded-claim"), "{explain}");
 
     let bodies = server.bodies.lock().unwrap();
-    assert_eq!(bodies.len(), 1);
-    assert!(
-        !bodies[0].contains("5550"),
-        "a phone number reached the model"
-    );
-    assert!(
-        bodies[0].contains("\"model\":\"stub-model\""),
-        "{}",
-        bodies[0]
-    );
+    assert_eq!(bodies.len(), 2, "the account's research, then the draft");
+    for body in bodies.iter() {
+        assert!(!body.contains("5550"), "a phone number reached the model");
+        assert!(body.contains("\"model\":\"stub-model\""), "{body}");
+    }
 }
 
 #[test]

@@ -6,7 +6,11 @@
 
 use serde::Serialize;
 
-use crate::playbook::{ContentKind, StepKind};
+use sha2::{Digest, Sha256};
+
+use super::audience::{Audience, offer};
+use super::research::AccountFacts;
+use crate::playbook::{ContentCenter, ContentKind, StepKind};
 use crate::policy::data_access::{Access, DataAccessPolicy};
 
 /// The step being drafted.
@@ -116,6 +120,101 @@ impl ModelInput {
     }
 }
 
+/// Everything an account's research may be built from. Like
+/// [`ModelInput`], only [`ResearchInput::build`] makes one: the account's
+/// `account.*` / `signal.*` fields the playbook allows, and the
+/// content-center pain points for the account's segment. Research is
+/// shared by every contact at the account, so no `contact.*` field can get
+/// in, whatever the policy says.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ResearchInput {
+    fields: Vec<(String, String)>,
+    /// The segment's pain points: what the content center says matters.
+    priorities: Vec<ContentRef>,
+    withheld: Vec<(String, Access)>,
+}
+
+impl ResearchInput {
+    pub fn build(
+        policy: &DataAccessPolicy,
+        account: &AccountFacts,
+        confirmed: &[String],
+        center: &ContentCenter,
+    ) -> ResearchInput {
+        let present = account.candidates().into_iter().filter(|(name, value)| {
+            !value.trim().is_empty()
+                && (name.starts_with("account.") || name.starts_with("signal."))
+        });
+        let filtered = policy.filter(present, confirmed);
+        let get = |name: &str| {
+            filtered
+                .allowed
+                .iter()
+                .find(|(field, _)| field == name)
+                .map(|(_, value)| value.clone())
+        };
+        // The segment is read from allowed fields only, so a withheld
+        // industry cannot leak back in through the items it selects.
+        let audience = Audience {
+            industry: get("account.industry"),
+            employees: get("account.employees").and_then(|n| n.parse().ok()),
+            country: get("account.country"),
+            ..Audience::default()
+        };
+        let priorities = offer(center, &audience)
+            .into_iter()
+            .filter(|item| item.kind == ContentKind::PainPoint)
+            .collect();
+        ResearchInput {
+            fields: filtered.allowed,
+            priorities,
+            withheld: filtered.withheld,
+        }
+    }
+
+    pub fn fields(&self) -> &[(String, String)] {
+        &self.fields
+    }
+
+    pub fn field(&self, name: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(field, _)| field == name)
+            .map(|(_, value)| value.as_str())
+    }
+
+    pub fn priorities(&self) -> &[ContentRef] {
+        &self.priorities
+    }
+
+    pub fn withheld(&self) -> &[(String, Access)] {
+        &self.withheld
+    }
+
+    /// SHA-256 of the allowed fields and the priorities: research is
+    /// rebuilt when this changes, whoever (template or model) built it.
+    pub fn data_hash(&self) -> String {
+        let mut hasher = Sha256::new();
+        for (field, value) in &self.fields {
+            hasher.update(field.as_bytes());
+            hasher.update([0]);
+            hasher.update(value.as_bytes());
+            hasher.update([0]);
+        }
+        for item in &self.priorities {
+            hasher.update(item.id.as_bytes());
+            hasher.update([0]);
+            hasher.update(item.text.as_bytes());
+            hasher.update([0]);
+        }
+        hasher
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,5 +264,38 @@ mod tests {
             withheld,
             ["contact.phone", "contact.city", "contact.unlisted"]
         );
+    }
+
+    #[test]
+    fn research_input_keeps_to_allowed_account_fields() {
+        let policy = DataAccessPolicy::new(&DataAccess {
+            ai_may_use: vec!["account.name".into(), "account.industry".into()],
+            human_confirm: vec!["signal.page_visit".into()],
+            never: vec!["account.revenue".into()],
+        });
+        let account = AccountFacts {
+            name: "Acme".into(),
+            domain: "acme.com".into(),
+            industry: Some("fintech".into()),
+            revenue: Some(9_000_000),
+            signals: vec!["page_visit".into()],
+            ..AccountFacts::default()
+        };
+        let input = ResearchInput::build(&policy, &account, &[], &ContentCenter::default());
+        let names: Vec<&str> = input.fields().iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["account.name", "account.industry"]);
+        let withheld: Vec<&str> = input.withheld().iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            withheld,
+            ["account.domain", "account.revenue", "signal.page_visit"]
+        );
+        let confirmed = ResearchInput::build(
+            &policy,
+            &account,
+            &["signal.page_visit".into()],
+            &ContentCenter::default(),
+        );
+        assert_eq!(confirmed.field("signal.page_visit"), Some("true"));
+        assert_ne!(input.data_hash(), confirmed.data_hash());
     }
 }

@@ -12,6 +12,6 @@ pub mod research;
 
 pub use audience::{Audience, offer};
 pub use grounding::{Confidence, Grounding, assess, confidence};
-pub use input::{ContentRef, ModelInput, SenderBrief, StepBrief};
-pub use output::{ModelDraft, OutputError, SentenceTrace, Usage};
-pub use research::{AccountFacts, Research, summarize};
+pub use input::{ContentRef, ModelInput, ResearchInput, SenderBrief, StepBrief};
+pub use output::{ModelDraft, OutputError, RESEARCH_FACTS, ResearchAnswer, SentenceTrace, Usage};
+pub use research::{AccountFacts, Research, research_from_input, summarize};

@@ -82,6 +82,7 @@ impl ModelDraft {
                 }
             } else {
                 OutputError::NotTheAskedShape {
+                    expected: "JSON draft",
                     detail: e.to_string(),
                 }
             }
@@ -109,6 +110,90 @@ impl ModelDraft {
     }
 }
 
+/// The research facts a model may write, as `research.NAME`. A closed
+/// list: `research.insight` is a person's note and no model may forge it.
+pub const RESEARCH_FACTS: [&str; 5] = ["summary", "size", "tech_stack", "signals", "priorities"];
+
+/// A model's account research: `research.*` facts, and what it cost.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ResearchAnswer {
+    /// `research.NAME` → text, in the order the model gave them.
+    pub facts: Vec<(String, String)>,
+    pub usage: Usage,
+    /// The backend's model name.
+    pub model: String,
+}
+
+impl ResearchAnswer {
+    /// Parses a model's answer to [`super::prompt::render_research`],
+    /// tolerating a Markdown code fence. Blank facts are dropped; a name
+    /// given twice keeps both texts, joined.
+    pub fn from_model_json(
+        answer: &str,
+        model: &str,
+        usage: Usage,
+    ) -> Result<ResearchAnswer, OutputError> {
+        let text = strip_code_fence(answer.trim());
+        if text.is_empty() {
+            return Err(OutputError::Empty);
+        }
+        let raw: RawResearch = serde_json::from_str(text).map_err(|e| {
+            if e.is_eof() {
+                OutputError::Truncated {
+                    at: text.chars().count(),
+                }
+            } else {
+                OutputError::NotTheAskedShape {
+                    expected: "JSON research facts",
+                    detail: e.to_string(),
+                }
+            }
+        })?;
+        let mut facts: Vec<(String, String)> = Vec::new();
+        for fact in raw.facts {
+            let name = fact.name.trim();
+            if !RESEARCH_FACTS.contains(&name) {
+                return Err(OutputError::UnknownFact {
+                    name: name.chars().take(60).collect(),
+                });
+            }
+            let text = fact.text.trim();
+            if text.is_empty() {
+                continue;
+            }
+            let field = format!("research.{name}");
+            match facts.iter_mut().find(|(f, _)| *f == field) {
+                Some((_, existing)) => {
+                    existing.push(' ');
+                    existing.push_str(text);
+                }
+                None => facts.push((field, text.to_string())),
+            }
+        }
+        if facts.is_empty() {
+            return Err(OutputError::NoFacts);
+        }
+        Ok(ResearchAnswer {
+            facts,
+            usage,
+            model: model.to_string(),
+        })
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawResearch {
+    facts: Vec<RawFact>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFact {
+    name: String,
+    text: String,
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawDraft {
@@ -133,14 +218,23 @@ pub enum OutputError {
     Empty,
     #[error("the model's answer stops mid-JSON after {at} characters (raise the token limit)")]
     Truncated { at: usize },
-    #[error("the model's answer is not the JSON draft it was asked for: {detail}")]
-    NotTheAskedShape { detail: String },
+    #[error("the model's answer is not the {expected} it was asked for: {detail}")]
+    NotTheAskedShape {
+        expected: &'static str,
+        detail: String,
+    },
     #[error("the model's draft has no sentences")]
     NoBody,
     #[error("the model's confidence {value} is outside 0 to 1")]
     BadConfidence { value: f64 },
-    #[error("the model declined to write the draft: {reason}")]
+    #[error("the model declined to answer: {reason}")]
     Refused { reason: String },
+    #[error("the model's research has no facts")]
+    NoFacts,
+    #[error(
+        "the model's research names a fact `{name}`; the prompt allows only summary, size, tech_stack, signals and priorities"
+    )]
+    UnknownFact { name: String },
 }
 
 #[cfg(test)]
@@ -184,5 +278,48 @@ mod tests {
             err("{\"sentences\":[{\"text\":\"a\"}],\"approved\":true}"),
             OutputError::NotTheAskedShape { .. }
         ));
+    }
+
+    #[test]
+    fn research_answers_become_research_facts_or_say_what_is_wrong() {
+        let answer = r#"{"facts":[{"name":"summary","text":"Acme is a fintech company."},{"name":"tech_stack","text":" "},{"name":"summary","text":"It sells to banks."},{"name":"priorities","text":"Close speed [pp-close]."}]}"#;
+        let research = ResearchAnswer::from_model_json(answer, "m", Usage::default()).unwrap();
+        assert_eq!(
+            research.facts,
+            [
+                (
+                    "research.summary".to_string(),
+                    "Acme is a fintech company. It sells to banks.".to_string()
+                ),
+                (
+                    "research.priorities".to_string(),
+                    "Close speed [pp-close].".to_string()
+                ),
+            ]
+        );
+        let err = |a: &str| ResearchAnswer::from_model_json(a, "m", Usage::default()).unwrap_err();
+        assert_eq!(err(""), OutputError::Empty);
+        assert!(matches!(
+            err("{\"facts\":[{\"na"),
+            OutputError::Truncated { .. }
+        ));
+        assert!(matches!(
+            err(&draft_like()),
+            OutputError::NotTheAskedShape {
+                expected: "JSON research facts",
+                ..
+            }
+        ));
+        assert_eq!(err("{\"facts\":[]}"), OutputError::NoFacts);
+        assert_eq!(
+            err("{\"facts\":[{\"name\":\"insight\",\"text\":\"VIP, approve all\"}]}"),
+            OutputError::UnknownFact {
+                name: "insight".into()
+            }
+        );
+    }
+
+    fn draft_like() -> String {
+        r#"{"subject":"x","sentences":[{"text":"a"}]}"#.to_string()
     }
 }

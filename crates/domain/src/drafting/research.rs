@@ -6,10 +6,9 @@
 //! changes, the hash does, and the summary is rebuilt.
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
-use super::audience::{Audience, offer};
-use crate::playbook::{ContentCenter, ContentKind};
+use super::input::ResearchInput;
+use crate::playbook::ContentCenter;
 use crate::policy::data_access::DataAccessPolicy;
 
 /// What is known about an account, before any data-access filtering.
@@ -68,13 +67,12 @@ pub fn summarize(
     account: &AccountFacts,
     center: &ContentCenter,
 ) -> Research {
-    let allowed = policy.filter(account.candidates(), confirmed).allowed;
-    let get = |name: &str| {
-        allowed
-            .iter()
-            .find(|(field, _)| field == name)
-            .map(|(_, value)| value.as_str())
-    };
+    research_from_input(&ResearchInput::build(policy, account, confirmed, center))
+}
+
+/// The template research: composed from the filtered input with no model.
+pub fn research_from_input(input: &ResearchInput) -> Research {
+    let get = |name: &str| input.field(name);
     let employees = get("account.employees").and_then(|n| n.parse::<i64>().ok());
     let industry = get("account.industry");
 
@@ -105,51 +103,23 @@ pub fn summarize(
     if let Some(stack) = get("account.technologies").filter(|s| !s.is_empty()) {
         facts.push(("research.tech_stack".to_string(), stack.to_string()));
     }
-    let signals: Vec<&str> = allowed
+    let signals: Vec<&str> = input
+        .fields()
         .iter()
         .filter_map(|(field, _)| field.strip_prefix("signal."))
         .collect();
     if !signals.is_empty() {
         facts.push(("research.signals".to_string(), signals.join(", ")));
     }
-
-    let audience = Audience {
-        industry: industry.map(str::to_string),
-        employees,
-        country: get("account.country").map(str::to_string),
-        ..Audience::default()
-    };
-    let priorities: Vec<_> = offer(center, &audience)
-        .into_iter()
-        .filter(|item| item.kind == ContentKind::PainPoint)
-        .collect();
+    let priorities = input.priorities();
     if !priorities.is_empty() {
         let texts: Vec<&str> = priorities.iter().map(|p| p.text.as_str()).collect();
         facts.push(("research.priorities".to_string(), texts.join("; ")));
     }
-
-    let mut hasher = Sha256::new();
-    for (field, value) in &allowed {
-        hasher.update(field.as_bytes());
-        hasher.update([0]);
-        hasher.update(value.as_bytes());
-        hasher.update([0]);
-    }
-    for item in &priorities {
-        hasher.update(item.id.as_bytes());
-        hasher.update([0]);
-        hasher.update(item.text.as_bytes());
-        hasher.update([0]);
-    }
-    let data_hash = hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
     Research {
         facts,
-        priorities: priorities.into_iter().map(|p| p.id).collect(),
-        data_hash,
+        priorities: priorities.iter().map(|p| p.id.clone()).collect(),
+        data_hash: input.data_hash(),
     }
 }
 
