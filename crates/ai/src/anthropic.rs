@@ -30,7 +30,7 @@ use reqwest::header::HeaderMap;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 
-use crate::http::{HttpClient, HttpOptions, excerpt, header};
+use crate::http::{self, HttpClient, HttpOptions, excerpt, header};
 use crate::{DraftError, Drafter, Pricing, Task, http_options, resolve_api_key};
 
 const BACKEND: &str = "anthropic";
@@ -208,27 +208,16 @@ impl Drafter for AnthropicDrafter {
             self.config.pricing,
             Task::Research,
         )?;
-        ResearchAnswer::from_model_json(&reply.json, &reply.model, reply.usage)
-            .map(Some)
-            .map_err(|source| DraftError::Output {
-                backend: BACKEND,
-                task: Task::Research,
-                source,
-            })
+        crate::research_answer(BACKEND, &reply.json, &reply.model, reply.usage)
     }
 }
 
 fn messages_url(base_url: &str) -> Result<String, DraftError> {
-    let parsed = reqwest::Url::parse(base_url).map_err(|e| {
-        DraftError::Config(format!(
-            "anthropic: base_url {base_url:?} in [model] is not a URL ({e}); leave it out for {DEFAULT_BASE_URL}"
-        ))
-    })?;
-    if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(DraftError::Config(format!(
-            "anthropic: base_url {base_url:?} in [model] must start with http:// or https://"
-        )));
-    }
+    http::base_url(
+        BACKEND,
+        base_url,
+        &format!("leave it out for {DEFAULT_BASE_URL}"),
+    )?;
     let base = base_url.trim_end_matches('/');
     Ok(if base.ends_with("/v1/messages") {
         base.to_string()

@@ -352,6 +352,26 @@ pub(crate) fn header(
     Ok((HeaderName::from_static(name), value))
 }
 
+/// `base_url` from `[model]`, checked to be an http(s) URL; `hint` ends
+/// the sentence when it is not a URL at all.
+pub(crate) fn base_url(
+    backend: &str,
+    base_url: &str,
+    hint: &str,
+) -> Result<reqwest::Url, DraftError> {
+    let parsed = reqwest::Url::parse(base_url).map_err(|e| {
+        DraftError::Config(format!(
+            "{backend}: base_url {base_url:?} in [model] is not a URL ({e}); {hint}"
+        ))
+    })?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(DraftError::Config(format!(
+            "{backend}: base_url {base_url:?} in [model] must start with http:// or https://"
+        )));
+    }
+    Ok(parsed)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -220,3 +220,20 @@ pub fn resolve_api_key(
         SecretSource::File(path) => read_file(&base_dir.join(path), "api_key_file in [model]"),
     }
 }
+
+/// A model's research answer as the trait returns it, or the reason it
+/// is none.
+pub(crate) fn research_answer(
+    backend: &'static str,
+    json: &str,
+    model: &str,
+    usage: Usage,
+) -> Result<Option<handoff_domain::drafting::ResearchAnswer>, DraftError> {
+    handoff_domain::drafting::ResearchAnswer::from_model_json(json, model, usage)
+        .map(Some)
+        .map_err(|source| DraftError::Output {
+            backend,
+            task: Task::Research,
+            source,
+        })
+}

@@ -30,7 +30,7 @@ use reqwest::header::HeaderMap;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 
-use crate::http::{HttpClient, HttpOptions, header};
+use crate::http::{self, HttpClient, HttpOptions, header};
 use crate::{DraftError, Drafter, Pricing, Task, http_options, resolve_api_key};
 
 const BACKEND: &str = "openai";
@@ -201,27 +201,16 @@ impl Drafter for OpenAiDrafter {
             self.config.pricing,
             Task::Research,
         )?;
-        ResearchAnswer::from_model_json(&reply.content, &reply.model, reply.usage)
-            .map(Some)
-            .map_err(|source| DraftError::Output {
-                backend: BACKEND,
-                task: Task::Research,
-                source,
-            })
+        crate::research_answer(BACKEND, &reply.content, &reply.model, reply.usage)
     }
 }
 
 fn chat_url(base_url: &str) -> Result<String, DraftError> {
-    let parsed = reqwest::Url::parse(base_url).map_err(|e| {
-        DraftError::Config(format!(
-            "openai: base_url {base_url:?} in [model] is not a URL ({e}); e.g. base_url = \"http://localhost:11434/v1\""
-        ))
-    })?;
-    if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(DraftError::Config(format!(
-            "openai: base_url {base_url:?} in [model] must start with http:// or https://"
-        )));
-    }
+    let parsed = http::base_url(
+        BACKEND,
+        base_url,
+        "e.g. base_url = \"http://localhost:11434/v1\"",
+    )?;
     let base = base_url.trim_end_matches('/');
     let path = parsed.path().trim_matches('/');
     Ok(if path.is_empty() {
