@@ -61,6 +61,8 @@ enum Command {
     /// Send what is due: claims, checks, composes and delivers (or writes
     /// .eml files to outbox/ when no SMTP is configured).
     Send(commands::send::Cmd),
+    /// Check a mailbox's setup by sending one test message through it.
+    SendTestEmail(commands::send_test_email::Cmd),
     /// The list-building approval list.
     #[command(subcommand)]
     Approvals(commands::approvals::Cmd),
@@ -74,6 +76,9 @@ enum Command {
     Verify(commands::verify::Cmd),
     /// Run background jobs until stopped (SIGTERM or Ctrl-C).
     Worker(commands::worker::Cmd),
+    /// The HTTP side (unsubscribe, approval links, health) and every worker
+    /// (drafting, sending, expiry) until SIGTERM or Ctrl-C.
+    Serve(commands::serve::Cmd),
     /// Inspect and feed the work queue.
     #[command(subcommand)]
     Jobs(commands::jobs::Cmd),
@@ -122,6 +127,8 @@ fn main() -> ExitCode {
             Command::Titles(cmd) => cmd.run(&global).await,
             Command::Verify(cmd) => cmd.run(&global).await,
             Command::Worker(cmd) => cmd.run(&global).await,
+            Command::Serve(cmd) => cmd.run(&global).await,
+            Command::SendTestEmail(cmd) => cmd.run(&global).await,
             Command::Jobs(cmd) => cmd.run(&global).await,
             Command::Users(cmd) => cmd.run(&global).await,
             Command::Config(cmd) => cmd.run(&global).await,

@@ -47,7 +47,7 @@ impl Transports {
         self
     }
 
-    fn for_mailbox(&self, mailbox: &EmailAddress) -> Arc<dyn Transport> {
+    pub fn for_mailbox(&self, mailbox: &EmailAddress) -> Arc<dyn Transport> {
         self.by_mailbox
             .get(mailbox.as_str())
             .cloned()
@@ -147,6 +147,17 @@ impl Sender {
     /// Sends everything due: as of `at` (fixed, for dry runs and tests),
     /// else as of the clock at each batch.
     pub async fn run_once(&self, at: Option<DateTime<Utc>>) -> Result<SendReport, SendError> {
+        self.run_until(at, &|| false).await
+    }
+
+    /// As [`Sender::run_once`], but checks `stop` before claiming each
+    /// batch: a stopping process records the batch in hand and claims no
+    /// more.
+    pub async fn run_until(
+        &self,
+        at: Option<DateTime<Utc>>,
+        stop: &(dyn Fn() -> bool + Sync),
+    ) -> Result<SendReport, SendError> {
         let clock = move || at.unwrap_or_else(Utc::now);
         let mut report = SendReport::default();
         let now = clock();
@@ -159,6 +170,9 @@ impl Sender {
             });
         }
         loop {
+            if stop() {
+                break;
+            }
             let now = clock();
             let batch = self
                 .store

@@ -9,6 +9,7 @@ mod prospects;
 mod research;
 mod rows;
 mod sending;
+mod unsubscribe;
 mod workflow;
 
 use std::time::Duration;
@@ -650,40 +651,10 @@ impl Suppressions for PostgresStore {
         email: &EmailAddress,
         reason: &str,
     ) -> StoreResult<bool> {
-        let hash = email.suppression_hash();
         let mut tx = self.begin().await?;
-        // Serialises with claims, which hold the contact row FOR SHARE.
-        let contact_id: Option<uuid::Uuid> =
-            sqlx::query_scalar("SELECT id FROM contacts WHERE email = $1 FOR UPDATE")
-                .bind(email.as_str())
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db_err)?;
-        let inserted = sqlx::query(
-            "INSERT INTO suppressions (email_hash, reason, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-        )
-        .bind(&hash)
-        .bind(reason)
-        .bind(ctx.now)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err)?
-        .rows_affected();
-        if inserted == 0 {
-            return Ok(false);
-        }
-        insert_entry(
-            &mut tx,
-            ctx,
-            &Event::Suppressed {
-                email_hash: hash,
-                reason: reason.to_string(),
-                contact_id: contact_id.map(ContactId::from_uuid),
-            },
-        )
-        .await?;
+        let inserted = suppress_in(&mut tx, ctx, email, reason).await?;
         tx.commit().await.map_err(db_err)?;
-        Ok(true)
+        Ok(inserted)
     }
 
     async fn is_suppressed(&self, email: &EmailAddress) -> StoreResult<bool> {
@@ -695,6 +666,48 @@ impl Suppressions for PostgresStore {
                 .map_err(db_err)?;
         Ok(found.is_some())
     }
+}
+
+/// Adds the address to the suppression list inside the caller's
+/// transaction; false if it was there already (nothing appended).
+pub(crate) async fn suppress_in(
+    tx: &mut Transaction<'_, Postgres>,
+    ctx: &CommandContext,
+    email: &EmailAddress,
+    reason: &str,
+) -> StoreResult<bool> {
+    let hash = email.suppression_hash();
+    // Serialises with claims, which hold the contact row FOR SHARE.
+    let contact_id: Option<uuid::Uuid> =
+        sqlx::query_scalar("SELECT id FROM contacts WHERE email = $1 FOR UPDATE")
+            .bind(email.as_str())
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(db_err)?;
+    let inserted = sqlx::query(
+        "INSERT INTO suppressions (email_hash, reason, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+    )
+    .bind(&hash)
+    .bind(reason)
+    .bind(ctx.now)
+    .execute(&mut **tx)
+    .await
+    .map_err(db_err)?
+    .rows_affected();
+    if inserted == 0 {
+        return Ok(false);
+    }
+    insert_entry(
+        tx,
+        ctx,
+        &Event::Suppressed {
+            email_hash: hash,
+            reason: reason.to_string(),
+            contact_id: contact_id.map(ContactId::from_uuid),
+        },
+    )
+    .await?;
+    Ok(true)
 }
 
 impl Store for PostgresStore {

@@ -15,6 +15,7 @@ mod prospects;
 mod research;
 mod rows;
 mod sending;
+mod unsubscribe;
 mod workflow;
 
 use std::path::{Path, PathBuf};
@@ -668,33 +669,7 @@ impl Suppressions for SqliteStore {
         email: &EmailAddress,
         reason: &str,
     ) -> StoreResult<bool> {
-        let hash = email.suppression_hash();
-        self.write(|tx| {
-            let inserted = tx
-                .execute(
-                    "INSERT INTO suppressions (email_hash, reason, created_at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
-                    params![hash, reason, micros(ctx.now)],
-                )
-                .map_err(db_err)?;
-            if inserted == 0 {
-                return Ok(false);
-            }
-            let contact_id: Option<String> = tx
-                .query_row("SELECT id FROM contacts WHERE email = ?1", [email.as_str()], |r| r.get(0))
-                .optional()
-                .map_err(db_err)?;
-            let contact_id = contact_id.map(|id| rows::parse_id(&id, "contact id")).transpose()?;
-            insert_entry(
-                tx,
-                ctx,
-                &Event::Suppressed {
-                    email_hash: hash.clone(),
-                    reason: reason.to_string(),
-                    contact_id,
-                },
-            )?;
-            Ok(true)
-        })
+        self.write(|tx| suppress_in(tx, ctx, email, reason))
     }
 
     async fn is_suppressed(&self, email: &EmailAddress) -> StoreResult<bool> {
@@ -709,6 +684,47 @@ impl Suppressions for SqliteStore {
             .map_err(db_err)?;
         Ok(found.is_some())
     }
+}
+
+/// Adds the address to the suppression list inside the caller's
+/// transaction; false if it was there already (nothing appended).
+pub(crate) fn suppress_in(
+    tx: &rusqlite::Transaction<'_>,
+    ctx: &CommandContext,
+    email: &EmailAddress,
+    reason: &str,
+) -> StoreResult<bool> {
+    let hash = email.suppression_hash();
+    let inserted = tx
+        .execute(
+            "INSERT INTO suppressions (email_hash, reason, created_at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+            params![hash, reason, micros(ctx.now)],
+        )
+        .map_err(db_err)?;
+    if inserted == 0 {
+        return Ok(false);
+    }
+    let contact_id: Option<String> = tx
+        .query_row(
+            "SELECT id FROM contacts WHERE email = ?1",
+            [email.as_str()],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(db_err)?;
+    let contact_id = contact_id
+        .map(|id| rows::parse_id(&id, "contact id"))
+        .transpose()?;
+    insert_entry(
+        tx,
+        ctx,
+        &Event::Suppressed {
+            email_hash: hash.clone(),
+            reason: reason.to_string(),
+            contact_id,
+        },
+    )?;
+    Ok(true)
 }
 
 impl Store for SqliteStore {

@@ -118,6 +118,9 @@ pub fn checks() -> Vec<(&'static str, Check)> {
         ("concurrent_message_claims_never_overlap", |s| {
             Box::pin(concurrent_message_claims_never_overlap(s))
         }),
+        ("unsubscribe_suppresses_and_stops_once", |s| {
+            Box::pin(unsubscribe_suppresses_and_stops_once(s))
+        }),
     ]
 }
 
@@ -3973,4 +3976,87 @@ pub async fn seed_sendable(s: &dyn Store, n: usize, mailbox: &str) -> Vec<Seeded
         });
     }
     out
+}
+
+/// A used unsubscribe link suppresses the recipient and stops their
+/// enrolments in one transaction; the claim then holds their message; a
+/// second use changes nothing.
+pub async fn unsubscribe_suppresses_and_stops_once(store: Arc<dyn Store>) {
+    let s = store.as_ref();
+    let seeded = seed_sendable(s, 2, "sdr@northwind.example").await;
+    let (gone, stays) = (&seeded[0], &seeded[1]);
+    let ctx = CommandContext::new(Actor::system("web"), None);
+    assert_eq!(
+        s.message_recipient(gone.message.id).await.unwrap(),
+        Some(gone.email.clone())
+    );
+    assert_eq!(
+        s.message_recipient(handoff_domain::MessageId::new())
+            .await
+            .unwrap(),
+        None
+    );
+
+    let before = ledger_len(s).await;
+    let done = s
+        .unsubscribe(&ctx, gone.message.id, UnsubscribeVia::OneClick)
+        .await
+        .unwrap();
+    assert!(done.first_time);
+    assert_eq!(done.contact_id, gone.contact);
+    assert_eq!(done.email, gone.email);
+    assert_eq!(done.enrollments_stopped, 1);
+    assert_appended(
+        s,
+        before,
+        &["inbound_event_recorded", "suppressed", "enrollment_stopped"],
+    )
+    .await;
+    assert!(s.is_suppressed(&gone.email).await.unwrap());
+    assert!(!s.is_suppressed(&stays.email).await.unwrap());
+    let enrollments = s.list_enrollments(gone.contact).await.unwrap();
+    assert!(
+        enrollments
+            .iter()
+            .all(|e| matches!(e.state, EnrollmentState::Stopped { .. })),
+        "{enrollments:?}"
+    );
+    let events = s.list_events(None, None, 100).await.unwrap();
+    let kept: Vec<_> = events.iter().filter(|e| e.kind == "unsubscribe").collect();
+    assert_eq!(kept.len(), 1, "{events:?}");
+    assert_eq!(kept[0].contact_id, Some(gone.contact));
+
+    // A mail client retries: the same answer, nothing new.
+    let before = ledger_len(s).await;
+    let again = s
+        .unsubscribe(&ctx, gone.message.id, UnsubscribeVia::ConfirmPage)
+        .await
+        .unwrap();
+    assert!(!again.first_time);
+    assert_eq!(again.event_id, done.event_id);
+    assert_eq!(ledger_len(s).await, before);
+
+    // The sender never hands over the unsubscribed contact's message.
+    let got = s
+        .claim_messages(&ctx, &message_claim(Utc::now(), 10, "w1"))
+        .await
+        .unwrap();
+    let claimed: Vec<_> = got.claimed.iter().map(|c| c.message.id).collect();
+    assert_eq!(claimed, vec![stays.message.id], "{got:?}");
+    assert!(
+        got.held
+            .iter()
+            .any(|h| h.message.id == gone.message.id && h.failed),
+        "{got:?}"
+    );
+
+    let err = s
+        .unsubscribe(
+            &ctx,
+            handoff_domain::MessageId::new(),
+            UnsubscribeVia::OneClick,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound { .. }), "{err}");
 }

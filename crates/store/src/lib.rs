@@ -12,6 +12,7 @@ pub mod import_plan;
 pub mod provenance;
 mod sending;
 mod types;
+mod unsubscribe;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -19,6 +20,7 @@ use chrono::{DateTime, Utc};
 pub use error::StoreError;
 pub use sending::*;
 pub use types::*;
+pub use unsubscribe::*;
 
 use handoff_domain::enrollment::StopReason;
 use handoff_domain::jobs::{JobKind, RetryPolicy};
@@ -500,6 +502,7 @@ pub trait Store:
     + Escalations
     + Prospects
     + Approvals
+    + Unsubscribes
 {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;

@@ -3,6 +3,7 @@
 //! server that records what it receives.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod browser;
 pub mod python;
 pub mod smtp;
 

@@ -23,6 +23,8 @@ pub mod queue;
 pub mod quickstart;
 pub mod score;
 pub mod send;
+pub mod send_test_email;
+pub mod serve;
 pub mod titles;
 pub mod users;
 pub mod verify;

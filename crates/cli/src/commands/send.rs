@@ -85,35 +85,20 @@ impl Cmd {
         let settings = Settings::load(global)?;
         let playbook = super::load_playbook(&settings.playbook_path)?;
         let store = store::open(&settings, Migrate::OnOpen).await?;
-        let dir = playbook_dir(&settings.playbook_path);
-        let outbox = dir.join("outbox");
-        let transports = transports(&playbook, &dir, &outbox, &ProcessEnv)?;
-        let public_url = match (
-            &playbook.workspace.public_url,
-            playbook.mailboxes.iter().any(|m| m.smtp.is_some()),
-        ) {
-            (Some(url), _) => url.clone(),
-            (None, false) => OFFLINE_PUBLIC_URL.to_string(),
-            (None, true) => bail!(
-                "{}: [workspace] has no public_url, so unsubscribe links would point nowhere; \
-                 add public_url = \"https://…\" (the address people reach handoff at) before sending real mail",
-                settings.playbook_path.display()
-            ),
-        };
-        let key = unsubscribe_key(store.as_ref(), &ProcessEnv).await?;
-        let sender = Sender::new(
+        let setup = SenderSetup::new(
+            &playbook,
+            &settings.playbook_path,
             store,
-            transports,
-            SendConfig {
+            SenderOptions {
                 worker: self.name.clone().unwrap_or_else(default_name),
                 lease: chrono::Duration::seconds(self.lease_secs.max(1)),
                 concurrency: self.concurrency.max(1),
                 max_attempts: self.max_attempts.max(1),
-                physical_address: playbook.workspace.physical_address.clone(),
-                public_url,
-                unsubscribe_key: key,
+                offline_public_url: OFFLINE_PUBLIC_URL.to_string(),
             },
-        );
+        )
+        .await?;
+        let (sender, outbox) = (setup.sender, setup.outbox);
         let report = sender.run_once(at).await?;
         if self.json {
             crate::output::print_json(&report)?;
@@ -121,6 +106,73 @@ impl Cmd {
             print_report(&report, &outbox);
         }
         Ok(ExitCode::SUCCESS)
+    }
+}
+
+/// How a sender is set up, besides what the playbook says.
+#[derive(Debug, Clone)]
+pub struct SenderOptions {
+    pub worker: String,
+    pub lease: chrono::Duration,
+    pub concurrency: u32,
+    pub max_attempts: u32,
+    /// Links point here when the playbook has no public_url and every
+    /// mailbox writes to the file outbox.
+    pub offline_public_url: String,
+}
+
+/// A sender wired from the playbook: transports per mailbox, the public
+/// URL of unsubscribe links and the key that signs them.
+#[derive(Debug)]
+pub struct SenderSetup {
+    pub sender: Sender,
+    pub outbox: PathBuf,
+    pub public_url: String,
+    pub unsubscribe_key: Vec<u8>,
+}
+
+impl SenderSetup {
+    pub async fn new(
+        playbook: &Playbook,
+        playbook_path: &Path,
+        store: Arc<dyn Store>,
+        options: SenderOptions,
+    ) -> Result<Self> {
+        let dir = playbook_dir(playbook_path);
+        let outbox = dir.join("outbox");
+        let transports = transports(playbook, &dir, &outbox, &ProcessEnv)?;
+        let public_url = match (
+            &playbook.workspace.public_url,
+            playbook.mailboxes.iter().any(|m| m.smtp.is_some()),
+        ) {
+            (Some(url), _) => url.clone(),
+            (None, false) => options.offline_public_url.clone(),
+            (None, true) => bail!(
+                "{}: [workspace] has no public_url, so unsubscribe links would point nowhere; \
+                 add public_url = \"https://…\" (the address people reach handoff at) before sending real mail",
+                playbook_path.display()
+            ),
+        };
+        let key = unsubscribe_key(store.as_ref(), &ProcessEnv).await?;
+        let sender = Sender::new(
+            store,
+            transports,
+            SendConfig {
+                worker: options.worker,
+                lease: options.lease,
+                concurrency: options.concurrency,
+                max_attempts: options.max_attempts,
+                physical_address: playbook.workspace.physical_address.clone(),
+                public_url: public_url.clone(),
+                unsubscribe_key: key.clone(),
+            },
+        );
+        Ok(Self {
+            sender,
+            outbox,
+            public_url,
+            unsubscribe_key: key,
+        })
     }
 }
 
@@ -147,7 +199,7 @@ async fn list_in_doubt(global: &GlobalArgs, json: bool) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn playbook_dir(path: &Path) -> PathBuf {
+pub fn playbook_dir(path: &Path) -> PathBuf {
     path.parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."))
@@ -159,7 +211,7 @@ fn default_name() -> String {
     format!("{host}-{}", std::process::id())
 }
 
-fn transports(
+pub fn transports(
     playbook: &Playbook,
     dir: &Path,
     outbox: &Path,
@@ -212,7 +264,7 @@ async fn unsubscribe_key(store: &dyn Store, env: &dyn Environment) -> Result<Vec
         .into_bytes())
 }
 
-fn print_report(report: &SendReport, outbox: &Path) {
+pub fn print_report(report: &SendReport, outbox: &Path) {
     if report.is_empty() {
         println!("Nothing is due.");
         return;

@@ -50,26 +50,14 @@ impl Cmd {
         config.lease = chrono::Duration::seconds(self.lease_secs.max(1));
         config.idle_wait = Duration::from_millis(self.idle_ms.max(10));
         let mut worker = Worker::new(store, config);
-        let has_playbook = settings.playbook_path.exists();
-        if !self.no_drafting && !has_playbook {
-            eprintln!(
-                "no playbook at {}: this worker runs jobs but drafts nothing (pass --playbook FILE to draft)",
-                settings.playbook_path.display()
-            );
-        }
-        if !self.no_drafting && has_playbook {
-            let playbook = super::load_playbook(&settings.playbook_path)?;
-            let playbook_dir = settings
-                .playbook_path
-                .parent()
-                .filter(|p| !p.as_os_str().is_empty())
-                .unwrap_or(std::path::Path::new("."));
-            let drafter = super::drafter(&playbook, playbook_dir, None)?;
-            worker = worker.with_drafting(DraftingDuty::new(
-                std::sync::Arc::new(playbook),
-                drafter,
-                Duration::from_secs(self.draft_every_secs.max(1)),
-            ));
+        if !self.no_drafting {
+            match drafting_duty(&settings, Duration::from_secs(self.draft_every_secs.max(1)))? {
+                Some(duty) => worker = worker.with_drafting(duty),
+                None => eprintln!(
+                    "no playbook at {}: this worker runs jobs but drafts nothing (pass --playbook FILE to draft)",
+                    settings.playbook_path.display()
+                ),
+            }
         }
         if self.once {
             let worked = worker.run_once().await?;
@@ -86,7 +74,27 @@ impl Cmd {
     }
 }
 
-fn default_name() -> String {
+/// Drafting with the playbook's [model], every `every`; None when there is
+/// no playbook to draft from.
+pub fn drafting_duty(settings: &Settings, every: Duration) -> Result<Option<DraftingDuty>> {
+    if !settings.playbook_path.exists() {
+        return Ok(None);
+    }
+    let playbook = super::load_playbook(&settings.playbook_path)?;
+    let playbook_dir = settings
+        .playbook_path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let drafter = super::drafter(&playbook, playbook_dir, None)?;
+    Ok(Some(DraftingDuty::new(
+        std::sync::Arc::new(playbook),
+        drafter,
+        every,
+    )))
+}
+
+pub fn default_name() -> String {
     let host = std::fs::read_to_string("/etc/hostname")
         .map(|h| h.trim().to_string())
         .unwrap_or_else(|_| "host".into());

@@ -277,3 +277,92 @@ fn approved_drafts_go_to_the_file_outbox() {
     assert!(!bad.status.success());
     assert!(crate::stderr(&bad).contains("RFC 3339"));
 }
+
+#[test]
+fn send_test_email_checks_a_mailbox_end_to_end() {
+    let dir = init_workspace();
+    // No SMTP yet: the message is written to the file outbox, and the
+    // answer says how to send for real.
+    let offline = ok(handoff(
+        dir.path(),
+        &["send-test-email", "--to", "me@example.org"],
+    ));
+    assert!(offline.contains("file outbox"), "{offline}");
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("outbox"))
+            .unwrap()
+            .count(),
+        1
+    );
+
+    let Some(sink) = SmtpSink::start(&SinkOptions::default()) else {
+        return;
+    };
+    use_smtp(dir.path(), sink.port);
+    let sent = ok(handoff(
+        dir.path(),
+        &["send-test-email", "--to", "me@example.org", "--json"],
+    ));
+    let outcome: serde_json::Value = serde_json::from_str(&sent).unwrap();
+    assert_eq!(outcome["via"], "smtp", "{sent}");
+    assert!(
+        outcome["receipt"].as_str().unwrap().starts_with("250"),
+        "{sent}"
+    );
+    let received = sink.wait_for(1, Duration::from_secs(20));
+    assert_eq!(received.len(), 1);
+    assert_eq!(received[0].rcpt_tos, vec!["me@example.org".to_string()]);
+    assert_eq!(
+        received[0].message_id.as_deref(),
+        outcome["message_id"].as_str()
+    );
+    let text = String::from_utf8_lossy(&received[0].data);
+    assert!(
+        text.contains("handoff test message from dana@northwind.example"),
+        "{text}"
+    );
+
+    // A mailbox the playbook does not have, and a bad address: one sentence each.
+    let unknown = handoff(
+        dir.path(),
+        &[
+            "send-test-email",
+            "--to",
+            "me@example.org",
+            "--mailbox",
+            "kim@northwind.example",
+        ],
+    );
+    assert!(!unknown.status.success());
+    let why = crate::stderr(&unknown);
+    assert!(
+        why.contains("no [[mailbox]] with address") && why.contains("dana@northwind.example"),
+        "{why}"
+    );
+    let bad = handoff(dir.path(), &["send-test-email", "--to", "not an address"]);
+    assert!(!bad.status.success());
+    assert!(
+        crate::stderr(&bad).contains("--to not an address"),
+        "{}",
+        crate::stderr(&bad)
+    );
+    let old_port = sink.port;
+    drop(sink);
+
+    // Nobody listening: the error names the server.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let path = dir.path().join("handoff.toml");
+    let playbook = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace(&format!("port = {old_port}"), &format!("port = {port}"));
+    std::fs::write(&path, playbook).unwrap();
+    let refused = handoff(dir.path(), &["send-test-email", "--to", "me@example.org"]);
+    assert!(!refused.status.success());
+    let why = crate::stderr(&refused);
+    assert!(
+        why.contains("could not send") && why.contains(&format!("127.0.0.1:{port}")),
+        "{why}"
+    );
+}
