@@ -268,6 +268,14 @@ pub enum Event {
         /// AI drafts sent that the rate is over.
         drafts: u64,
     },
+    /// An approve or reject link was used (once; a second use is refused).
+    ApprovalLinkUsed {
+        draft_id: DraftId,
+        contact_id: ContactId,
+        /// `approve` or `reject`.
+        action: String,
+        nonce: String,
+    },
     /// A message got its Message-ID and waits for its send time.
     MessageQueued {
         message_id: MessageId,
@@ -432,6 +440,7 @@ impl Event {
             Event::DraftSent { .. } => "draft_sent",
             Event::DraftExpired { .. } => "draft_expired",
             Event::SendAuthorityDemoted { .. } => "send_authority_demoted",
+            Event::ApprovalLinkUsed { .. } => "approval_link_used",
             Event::MessageQueued { .. } => "message_queued",
             Event::MessageClaimed { .. } => "message_claimed",
             Event::MessageHeld { .. } => "message_held",
@@ -501,6 +510,7 @@ impl Event {
             | Event::DraftReviewed { contact_id, .. }
             | Event::DraftSent { contact_id, .. }
             | Event::DraftExpired { contact_id, .. }
+            | Event::ApprovalLinkUsed { contact_id, .. }
             | Event::MessageQueued { contact_id, .. }
             | Event::MessageClaimed { contact_id, .. }
             | Event::MessageHeld { contact_id, .. }
@@ -680,6 +690,9 @@ impl Event {
                 "{sequence_type} send authority demoted from {from} to {to}: {:.0}% of {drafts} AI drafts accepted",
                 acceptance * 100.0
             ),
+            Event::ApprovalLinkUsed { action, .. } => {
+                format!("{action} link used")
+            }
             Event::MessageQueued { rfc_message_id, .. } => {
                 format!("message {rfc_message_id} queued")
             }
@@ -819,6 +832,12 @@ mod tests {
                 to: "approval".into(),
                 acceptance: 0.55,
                 drafts: 40,
+            },
+            Event::ApprovalLinkUsed {
+                draft_id: DraftId::new(),
+                contact_id: ContactId::new(),
+                action: "approve".into(),
+                nonce: "0123456789abcdef".into(),
             },
             Event::ContactsImported {
                 import_id: ImportId::new(),

@@ -1150,3 +1150,53 @@ fn personas_and_segments_must_be_ones_content_can_be_matched_on() {
     );
     assert!(hint(&diagnostic).contains("employees:MIN-MAX"));
 }
+
+#[test]
+fn dkim_signs_with_the_mailbox_domain_unless_told_otherwise() {
+    let source = default_with(
+        "daily_cap = 40 ",
+        "dkim = { selector = \"s2026\", key_file = \"dkim/s2026.pem\" }\ndaily_cap = 40 ",
+    );
+    let playbook = parse(&source, "handoff.toml").unwrap();
+    let dkim = playbook.mailboxes[0].dkim.clone().unwrap();
+    assert_eq!(dkim.domain, "northwind.example");
+    assert_eq!(dkim.selector, "s2026");
+    assert_eq!(dkim.key_file, "dkim/s2026.pem");
+    let source = default_with(
+        "daily_cap = 40 ",
+        "dkim = { selector = \"s2026\", key_file = \"k.pem\", domain = \"Mail.Northwind.example\" }\ndaily_cap = 40 ",
+    );
+    let playbook = parse(&source, "handoff.toml").unwrap();
+    assert_eq!(
+        playbook.mailboxes[0].dkim.as_ref().unwrap().domain,
+        "mail.northwind.example"
+    );
+    assert_eq!(default_playbook().mailboxes[0].dkim, None);
+}
+
+#[test]
+fn dkim_mistakes_are_located() {
+    let source = default_with(
+        "daily_cap = 40 ",
+        "dkim = { selector = \"s 2026\", key_file = \"k.pem\" }\ndaily_cap = 40 ",
+    );
+    assert_one(
+        &source,
+        "dkim = { selector = \"s 2026\"",
+        "`selector` `s 2026` is not a DNS name",
+    );
+    let source = default_with(
+        "daily_cap = 40 ",
+        "dkim = { selector = \"s2026\" }\ndaily_cap = 40 ",
+    );
+    let diagnostic = assert_one(&source, "dkim = { selector = \"s2026\" }", "key_file");
+    assert!(
+        hint(&diagnostic).contains("openssl genpkey"),
+        "{diagnostic}"
+    );
+    let source = default_with(
+        "daily_cap = 40 ",
+        "dkim = { selector = \"s2026\", key_file = \"k.pem\", private_key = \"-----BEGIN\" }\ndaily_cap = 40 ",
+    );
+    assert_one(&source, "private_key", "private_key");
+}

@@ -4,6 +4,7 @@
 
 pub mod drafting;
 pub mod governance;
+pub mod links;
 pub mod list_building;
 pub mod research;
 pub mod sending;

@@ -17,8 +17,8 @@ use tokio::task::JoinSet;
 
 use handoff_domain::{Actor, EmailAddress, MessageId};
 use handoff_mail::outbound::{
-    DeliveryError, Envelope, MessageId as RfcMessageId, OutgoingMessage, Receipt, Transport,
-    UnsubscribeLink, compose, compose::Thread,
+    DeliveryError, DkimSigner, Envelope, MessageId as RfcMessageId, OutgoingMessage, Receipt,
+    Transport, UnsubscribeLink, compose, compose::Thread,
 };
 use handoff_store::{
     ClaimedMessage, CommandContext, Fenced, MessageClaim, MessageFailure, Store, StoreError,
@@ -29,6 +29,7 @@ use handoff_store::{
 pub struct Transports {
     by_mailbox: HashMap<String, Arc<dyn Transport>>,
     fallback: Arc<dyn Transport>,
+    signers: HashMap<String, Arc<DkimSigner>>,
 }
 
 impl Transports {
@@ -38,7 +39,18 @@ impl Transports {
         Self {
             by_mailbox: HashMap::new(),
             fallback,
+            signers: HashMap::new(),
         }
+    }
+
+    /// Messages from `mailbox` are DKIM-signed with `signer`.
+    pub fn with_signer(mut self, mailbox: &EmailAddress, signer: Arc<DkimSigner>) -> Self {
+        self.signers.insert(mailbox.as_str().to_string(), signer);
+        self
+    }
+
+    pub fn signer_for(&self, mailbox: &EmailAddress) -> Option<Arc<DkimSigner>> {
+        self.signers.get(mailbox.as_str()).cloned()
     }
 
     pub fn with_mailbox(mut self, mailbox: &EmailAddress, transport: Arc<dyn Transport>) -> Self {
@@ -208,9 +220,17 @@ impl Sender {
             let mut tasks = JoinSet::new();
             for claimed in batch.claimed {
                 let transport = self.transports.for_mailbox(&claimed.message.mailbox);
+                let signer = self.transports.signer_for(&claimed.message.mailbox);
                 let config = self.config.clone();
                 tasks.spawn(async move {
-                    let outcome = deliver(&config, transport.as_ref(), &claimed, clock()).await;
+                    let outcome = deliver(
+                        &config,
+                        transport.as_ref(),
+                        signer.as_deref(),
+                        &claimed,
+                        clock(),
+                    )
+                    .await;
                     (claimed, outcome)
                 });
             }
@@ -272,6 +292,7 @@ impl Sender {
 async fn deliver(
     config: &SendConfig,
     transport: &dyn Transport,
+    signer: Option<&DkimSigner>,
     claimed: &ClaimedMessage,
     now: DateTime<Utc>,
 ) -> Outcome {
@@ -298,7 +319,7 @@ async fn deliver(
         }),
         Some(Err(e)) => return unsendable(format!("its In-Reply-To is not usable: {e}")),
     };
-    let composed = match compose(&OutgoingMessage {
+    let mut composed = match compose(&OutgoingMessage {
         from: claimed.message.mailbox.clone(),
         from_name: None,
         to: claimed.to.clone(),
@@ -314,6 +335,9 @@ async fn deliver(
         Ok(c) => c,
         Err(e) => return unsendable(e.to_string()),
     };
+    if let Some(signer) = signer {
+        composed.sign(signer);
+    }
     let raw = composed.to_bytes();
     let envelope = Envelope {
         from: &claimed.message.mailbox,
@@ -351,7 +375,7 @@ fn receipt_text(receipt: &Receipt) -> String {
 }
 
 /// HMAC-SHA256 (RFC 2104).
-fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
+pub(crate) fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
     const BLOCK: usize = 64;
     let mut k = [0u8; BLOCK];
     if key.len() > BLOCK {
@@ -371,7 +395,7 @@ fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
         .into()
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

@@ -5,6 +5,7 @@
 mod drafts;
 mod import;
 mod jobs;
+mod links;
 mod prospects;
 mod research;
 mod rows;
@@ -37,6 +38,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/0002_drafting.sql"),
     ),
     (3, "sending", include_str!("../migrations/0003_sending.sql")),
+    (6, "links", include_str!("../migrations/0006_links.sql")),
 ];
 /// Serialises migrations across processes (an arbitrary constant: "handoff").
 const MIGRATION_LOCK: i64 = 0x68616e646f6666;

@@ -10,6 +10,7 @@
 mod drafts;
 mod import;
 mod jobs;
+mod links;
 mod migrate;
 mod prospects;
 mod research;

@@ -22,6 +22,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/0002_drafting.sql"),
     ),
     (3, "sending", include_str!("../migrations/0003_sending.sql")),
+    (6, "links", include_str!("../migrations/0006_links.sql")),
 ];
 
 pub(crate) fn binary_version() -> i64 {

@@ -121,6 +121,9 @@ pub fn checks() -> Vec<(&'static str, Check)> {
         ("unsubscribe_suppresses_and_stops_once", |s| {
             Box::pin(unsubscribe_suppresses_and_stops_once(s))
         }),
+        ("approval_links_are_single_use", |s| {
+            Box::pin(approval_links_are_single_use(s))
+        }),
     ]
 }
 
@@ -4058,5 +4061,73 @@ pub async fn unsubscribe_suppresses_and_stops_once(store: Arc<dyn Store>) {
         )
         .await
         .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound { .. }), "{err}");
+}
+
+/// A link is redeemed once, with its ledger entry; later uses (even at
+/// the same time) find the first one.
+pub async fn approval_links_are_single_use(store: Arc<dyn Store>) {
+    let s = store.as_ref();
+    let seeded = seed_sendable(s, 1, "sdr@northwind.example").await;
+    let ctx = CommandContext::new(Actor::human("dana"), None);
+    let link = LinkUse {
+        nonce: "a1b2c3d4e5f60718".into(),
+        draft_id: seeded[0].draft,
+        action: "approve".into(),
+        used_by: Username::parse("dana").unwrap(),
+        used_at: ctx.now,
+    };
+    assert_eq!(s.link_use(&link.nonce).await.unwrap(), None);
+    let before = ledger_len(s).await;
+    assert_eq!(s.redeem_link(&ctx, &link).await.unwrap(), Redeemed::First);
+    assert_appended(s, before, &["approval_link_used"]).await;
+    let used = s.link_use(&link.nonce).await.unwrap().unwrap();
+    assert_eq!(used.draft_id, link.draft_id);
+    assert_eq!(used.action, "approve");
+    assert_eq!(used.used_at, to_micros(ctx.now));
+    // The entry is in the draft's history.
+    let history = s.draft_history(link.draft_id).await.unwrap();
+    assert!(
+        history
+            .iter()
+            .any(|e| e.event.kind() == "approval_link_used")
+    );
+
+    let later = ctx.at(ctx.now + Duration::minutes(5));
+    let before = ledger_len(s).await;
+    assert_eq!(
+        s.redeem_link(&later, &link).await.unwrap(),
+        Redeemed::AlreadyUsed(used.clone())
+    );
+    assert_eq!(ledger_len(s).await, before);
+
+    // Ten clicks at once on a fresh link: one wins.
+    let fresh = LinkUse {
+        nonce: "ffeeddccbbaa9988".into(),
+        ..link.clone()
+    };
+    let mut tasks = Vec::new();
+    for _ in 0..10 {
+        let store = store.clone();
+        let fresh = fresh.clone();
+        let ctx = ctx.clone();
+        tasks.push(tokio::spawn(async move {
+            store.redeem_link(&ctx, &fresh).await.unwrap()
+        }));
+    }
+    let mut first = 0;
+    for task in tasks {
+        if task.await.unwrap() == Redeemed::First {
+            first += 1;
+        }
+    }
+    assert_eq!(first, 1);
+
+    let unknown = LinkUse {
+        nonce: "0000000000000000".into(),
+        draft_id: handoff_domain::DraftId::new(),
+        ..link
+    };
+    let err = s.redeem_link(&ctx, &unknown).await.unwrap_err();
     assert!(matches!(err, StoreError::NotFound { .. }), "{err}");
 }

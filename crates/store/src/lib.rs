@@ -9,6 +9,7 @@
 pub mod conformance;
 mod error;
 pub mod import_plan;
+mod links;
 pub mod provenance;
 mod sending;
 mod types;
@@ -18,6 +19,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 pub use error::StoreError;
+pub use links::*;
 pub use sending::*;
 pub use types::*;
 pub use unsubscribe::*;
@@ -503,6 +505,7 @@ pub trait Store:
     + Prospects
     + Approvals
     + Unsubscribes
+    + ApprovalLinks
 {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;

@@ -244,6 +244,26 @@ fn check_mailboxes(report: &mut Report, playbook: &Playbook, base_dir: &Path) {
     }
     for mailbox in &playbook.mailboxes {
         let name = format!("mailbox {}", mailbox.address);
+        if let Some(dkim) = &mailbox.dkim {
+            let settings = handoff_mail::outbound::DkimSettings {
+                domain: dkim.domain.clone(),
+                selector: dkim.selector.clone(),
+                key_file: base_dir.join(&dkim.key_file),
+            };
+            match handoff_mail::outbound::DkimSigner::from_settings(&settings) {
+                Ok(signer) => report.add(
+                    format!("{name} DKIM"),
+                    Verdict::Ok,
+                    format!(
+                        "{} signing as {}; publish this TXT record there: {}",
+                        signer.algorithm(),
+                        signer.dns_name(),
+                        signer.dns_record()
+                    ),
+                ),
+                Err(e) => report.add(format!("{name} DKIM"), Verdict::Fail, e.to_string()),
+            }
+        }
         match &mailbox.smtp {
             None => report.add(
                 name,

@@ -77,7 +77,7 @@ impl Cmd {
                 &person,
                 &NewUser {
                     username: owner.clone(),
-                    display_name: "Dana (SDR)".into(),
+                    display_name: "Dana Reyes".into(),
                     email: None,
                     role: Role::Rep,
                     manager: None,

@@ -13,7 +13,9 @@ use secrecy::ExposeSecret;
 
 use handoff_domain::playbook::Playbook;
 use handoff_engine::sending::{SendConfig, SendLine, SendReport, Sender, Transports};
-use handoff_mail::outbound::{FileOutbox, SmtpConfig, SmtpCredentials, SmtpTransport};
+use handoff_mail::outbound::{
+    DkimSettings, DkimSigner, FileOutbox, SmtpConfig, SmtpCredentials, SmtpTransport,
+};
 use handoff_store::Store;
 
 use crate::settings::{
@@ -221,6 +223,17 @@ pub fn transports(
         .with_context(|| format!("cannot use the outbox folder {}", outbox.display()))?;
     let mut transports = Transports::new(Arc::new(file));
     for mailbox in &playbook.mailboxes {
+        if let Some(dkim) = &mailbox.dkim {
+            let signer = DkimSigner::from_settings(&DkimSettings {
+                domain: dkim.domain.clone(),
+                selector: dkim.selector.clone(),
+                key_file: dir.join(&dkim.key_file),
+            })
+            .map_err(|e| {
+                anyhow::anyhow!("mailbox {} cannot sign with DKIM: {e}", mailbox.address)
+            })?;
+            transports = transports.with_signer(&mailbox.address, Arc::new(signer));
+        }
         let Some(smtp) = &mailbox.smtp else { continue };
         let mut config = SmtpConfig::new(smtp.host.clone(), smtp.port, smtp.tls.into());
         if let Some(username) = &smtp.username {

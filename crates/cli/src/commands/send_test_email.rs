@@ -38,6 +38,8 @@ struct Outcome {
     via: &'static str,
     /// The server's reply, or the file written.
     receipt: String,
+    /// `SELECTOR._domainkey.DOMAIN` when the message was DKIM-signed.
+    dkim: Option<String>,
 }
 
 impl Cmd {
@@ -83,7 +85,7 @@ impl Cmd {
             .unwrap_or_else(|| "http://localhost:8080".into());
         let unsubscribe = UnsubscribeLink::new(&public_url, "test")
             .with_context(|| format!("[workspace] public_url `{public_url}` cannot carry links"))?;
-        let composed = compose(&OutgoingMessage {
+        let mut composed = compose(&OutgoingMessage {
             from: mailbox.address.clone(),
             from_name: None,
             to: to.clone(),
@@ -103,6 +105,10 @@ impl Cmd {
             date: None,
         })
         .context("the test message could not be composed")?;
+        let signer = transports.signer_for(&mailbox.address);
+        if let Some(signer) = &signer {
+            composed.sign(signer);
+        }
         let raw = composed.to_bytes();
         let transport = transports.for_mailbox(&mailbox.address);
         let delivered = transport
@@ -124,6 +130,7 @@ impl Cmd {
             message_id: message_id.bracketed(),
             via,
             receipt,
+            dkim: signer.as_ref().map(|s| s.dns_name()),
         };
         if self.json {
             crate::output::print_json(&outcome)?;

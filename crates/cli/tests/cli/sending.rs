@@ -366,3 +366,113 @@ fn send_test_email_checks_a_mailbox_end_to_end() {
         "{why}"
     );
 }
+
+/// Points dana's mailbox at a DKIM key made with openssl.
+fn use_dkim(dir: &Path, algorithm: &[&str]) {
+    let made = std::process::Command::new("openssl")
+        .args(["genpkey"])
+        .args(algorithm)
+        .args(["-out", "dkim.pem"])
+        .current_dir(dir)
+        .output()
+        .expect("openssl runs");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let path = dir.join("handoff.toml");
+    let line = "address = \"dana@northwind.example\"";
+    let text = std::fs::read_to_string(&path).unwrap().replacen(
+        line,
+        &format!("{line}\ndkim = {{ selector = \"s2026\", key_file = \"dkim.pem\" }}"),
+        1,
+    );
+    std::fs::write(&path, text).unwrap();
+}
+
+#[test]
+fn mail_is_dkim_signed_with_the_mailbox_key_and_verifies() {
+    if !(handoff_testkit::python::require("dkim", &["dkimpy", "pynacl"], "this DKIM test")
+        && handoff_testkit::python::require("nacl", &["pynacl"], "this DKIM test"))
+    {
+        return;
+    }
+    let verifier =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../mail/tests/outbound/dkim_verify.py");
+    for algorithm in [
+        &["-algorithm", "ed25519"][..],
+        &["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"][..],
+    ] {
+        let dir = init_workspace();
+        use_dkim(dir.path(), algorithm);
+        // doctor names the record to publish.
+        let doctor = ok(handoff(dir.path(), &["doctor", "--json"]));
+        let report: serde_json::Value = serde_json::from_str(&doctor).unwrap();
+        let check = report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["check"].as_str().is_some_and(|n| n.ends_with("DKIM")))
+            .unwrap_or_else(|| panic!("no DKIM check: {doctor}"))
+            .clone();
+        let detail = check["detail"].as_str().unwrap().to_string();
+        assert!(
+            detail.contains("s2026._domainkey.northwind.example"),
+            "{detail}"
+        );
+        let record = detail
+            .split("publish this TXT record there: ")
+            .nth(1)
+            .unwrap();
+
+        ok(handoff(
+            dir.path(),
+            &["send-test-email", "--to", "me@example.org"],
+        ));
+        let file = std::fs::read_dir(dir.path().join("outbox"))
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
+        let eml = std::fs::read(&file).unwrap();
+        assert!(String::from_utf8_lossy(&eml).contains("DKIM-Signature:"));
+        let mut child = std::process::Command::new("python3")
+            .arg(&verifier)
+            .args(["s2026._domainkey.northwind.example", record])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(&eml).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            "PASS",
+            "{algorithm:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    // A key file that is missing or not a key: one sentence before anything is sent.
+    let dir = init_workspace();
+    use_dkim(dir.path(), &["-algorithm", "ed25519"]);
+    std::fs::write(dir.path().join("dkim.pem"), "not a key").unwrap();
+    let refused = handoff(dir.path(), &["send-test-email", "--to", "me@example.org"]);
+    assert!(!refused.status.success());
+    let why = crate::stderr(&refused);
+    assert!(
+        why.contains("cannot sign with DKIM") && why.contains("dkim.pem"),
+        "{why}"
+    );
+    assert!(
+        !dir.path().join("outbox").exists()
+            || std::fs::read_dir(dir.path().join("outbox"))
+                .unwrap()
+                .count()
+                == 0
+    );
+}

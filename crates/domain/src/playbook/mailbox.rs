@@ -25,6 +25,20 @@ pub struct Mailbox {
     pub send_window: SendWindow,
     /// A new mailbox ramps up to its cap gradually.
     pub warmup: bool,
+    /// `None`: messages go out unsigned (the provider may sign them).
+    pub dkim: Option<Dkim>,
+}
+
+/// DKIM signing for a mailbox: the private key stays in a file beside the
+/// playbook (or mounted as a secret), never in the playbook itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Dkim {
+    /// The `d=` domain; the mailbox's own domain unless given.
+    pub domain: String,
+    /// The key is published at `SELECTOR._domainkey.DOMAIN`.
+    pub selector: String,
+    /// A PEM private key (RSA or Ed25519); relative to the playbook.
+    pub key_file: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -257,6 +271,12 @@ fn read_mailbox(
     let warmup = table
         .boolean(issues, "warmup")
         .is_some_and(|warmup| warmup.value);
+    let dkim = table.table(issues, "dkim").and_then(|dkim| {
+        let own_domain = address
+            .as_ref()
+            .map(|(address, _)| address.domain().to_string());
+        read_dkim(issues, dkim, own_domain)
+    });
     table.finish(issues);
     let (address, address_span) = address?;
     Some((
@@ -268,9 +288,66 @@ fn read_mailbox(
             min_spacing: min_spacing?,
             send_window: send_window?,
             warmup,
+            dkim,
         },
         address_span,
     ))
+}
+
+/// A DNS label run (`s2026`, `mail.example.com`): what a selector or a
+/// `d=` domain may be.
+fn is_dns_name(text: &str) -> bool {
+    !text.is_empty()
+        && text.len() <= 253
+        && text.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+}
+
+fn read_dkim(
+    issues: &mut Issues<'_>,
+    mut table: TableReader<'_, '_>,
+    own_domain: Option<String>,
+) -> Option<Dkim> {
+    let selector = table.required_text(issues, "selector").and_then(|selector| {
+        if is_dns_name(&selector.value) {
+            Some(selector.value)
+        } else {
+            issues.error_with_hint(
+                &selector.span,
+                format!("`selector` `{}` is not a DNS name", selector.value),
+                "the selector names the DNS record SELECTOR._domainkey.DOMAIN, e.g. selector = \"s2026\"",
+            );
+            None
+        }
+    });
+    table.explain_missing(
+        "key_file",
+        "name the PEM private key, e.g. key_file = \"dkim/s2026.pem\" (openssl genpkey -algorithm ed25519 -out dkim/s2026.pem)",
+    );
+    let key_file = table.required_text(issues, "key_file").map(|k| k.value);
+    let domain = match table.optional_text(issues, "domain") {
+        Some(domain) if is_dns_name(&domain.value) => Some(domain.value.to_ascii_lowercase()),
+        Some(domain) => {
+            issues.error_with_hint(
+                &domain.span,
+                format!("`domain` `{}` is not a domain name", domain.value),
+                "leave it out to sign with the mailbox's own domain, or write e.g. domain = \"example.com\"",
+            );
+            None
+        }
+        None => own_domain,
+    };
+    table.finish(issues);
+    Some(Dkim {
+        domain: domain?,
+        selector: selector?,
+        key_file: key_file?,
+    })
 }
 
 /// One `@` with something on both sides, then the project's address rules.

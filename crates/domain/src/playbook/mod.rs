@@ -45,7 +45,7 @@ pub use governance::{
     Severity,
 };
 pub use icp::{EnrolmentApproval, Icp, IcpRule, IcpTiers, ListBuilding, Lookalike};
-pub use mailbox::{ClockTime, Mailbox, SecretSource, SendWindow, Smtp, Tls, Weekday};
+pub use mailbox::{ClockTime, Dkim, Mailbox, SecretSource, SendWindow, Smtp, Tls, Weekday};
 pub use model::{Backend, ModelConfig};
 pub use sequence::{OwnerRole, Sequence, Step, StepKind};
 pub use typecheck::{ConditionProblem, check_condition};
