@@ -16,6 +16,9 @@ pub enum WebError {
     /// nothing may be reported as done.
     #[error("the database refused the request: {0}")]
     Unavailable(#[from] handoff_store::StoreError),
+    /// The review engine could not load what the page shows.
+    #[error("{0}")]
+    Review(String),
 }
 
 impl WebError {
@@ -23,6 +26,15 @@ impl WebError {
         match self {
             WebError::NotFound { heading, detail } => {
                 problem(config, StatusCode::NOT_FOUND, &heading, &detail)
+            }
+            WebError::Review(why) => {
+                tracing::error!(error = %why, "a review page could not be built");
+                problem(
+                    config,
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Please try again in a minute",
+                    "This draft could not be shown just now; nothing has changed.",
+                )
             }
             WebError::Unavailable(e) => {
                 tracing::error!(error = %e, "request not recorded");

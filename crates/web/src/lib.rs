@@ -6,6 +6,7 @@
 //! because link scanners and mail-security gateways open every link they
 //! see (RFC 8058 §1).
 
+mod approval;
 mod error;
 mod pages;
 mod unsubscribe;
@@ -37,6 +38,10 @@ pub struct WebConfig {
     pub physical_address: String,
     /// Verifies unsubscribe tokens (`handoff_engine::sending::unsubscribe_token`).
     pub unsubscribe_key: Vec<u8>,
+    /// Verifies approve and reject links (`handoff_engine::links`).
+    pub link_key: Vec<u8>,
+    /// Where approved messages go from (the playbook's mailboxes).
+    pub mailboxes: Vec<handoff_domain::playbook::Mailbox>,
 }
 
 impl std::fmt::Debug for WebConfig {
@@ -45,6 +50,7 @@ impl std::fmt::Debug for WebConfig {
             .field("public_url", &self.public_url.as_str())
             .field("workspace_name", &self.workspace_name)
             .field("unsubscribe_key", &"***")
+            .field("link_key", &"***")
             .finish()
     }
 }

@@ -32,6 +32,30 @@ pub struct Problem<'a> {
     pub detail: &'a str,
 }
 
+#[derive(Template)]
+#[template(path = "approval_confirm.html")]
+pub struct ApprovalConfirm<'a> {
+    pub workspace: &'a str,
+    pub physical_address: &'a str,
+    pub heading: &'a str,
+    pub reviewer: &'a str,
+    pub recipient: String,
+    pub closes: String,
+    pub subject: &'a str,
+    pub body: &'a str,
+    pub findings: Vec<String>,
+    pub approve: bool,
+}
+
+#[derive(Template)]
+#[template(path = "approval_done.html")]
+pub struct ApprovalDone<'a> {
+    pub workspace: &'a str,
+    pub physical_address: &'a str,
+    pub heading: &'a str,
+    pub detail: &'a str,
+}
+
 /// Renders a page; a template that cannot render is a server error, shown
 /// as a plain sentence rather than a half page.
 pub fn render(status: StatusCode, page: &impl Template) -> Response {

@@ -263,17 +263,37 @@ pub fn transports(
 }
 
 async fn unsubscribe_key(store: &dyn Store, env: &dyn Environment) -> Result<Vec<u8>> {
-    if let Some((secret, _)) = secret_from_env(env, UNSUBSCRIBE_KEY_ENV)? {
+    workspace_key(store, env, UNSUBSCRIBE_KEY_ENV, "unsubscribe_key").await
+}
+
+/// Where the approval-link key may be given; otherwise one is generated and
+/// kept in the database like the unsubscribe key.
+pub const LINK_KEY_ENV: &str = "HANDOFF_LINK_KEY";
+
+/// Signs approve and reject links (`handoff queue links`, `handoff serve`).
+pub async fn link_key(store: &dyn Store) -> Result<Vec<u8>> {
+    workspace_key(store, &ProcessEnv, LINK_KEY_ENV, "approval_link_key").await
+}
+
+/// A signing key from `ENV` (or `ENV_FILE`), else the workspace's own,
+/// created on first use and shared by every process on the database.
+async fn workspace_key(
+    store: &dyn Store,
+    env: &dyn Environment,
+    env_name: &str,
+    secret_name: &str,
+) -> Result<Vec<u8>> {
+    if let Some((secret, _)) = secret_from_env(env, env_name)? {
         let key = secret.expose_secret().as_bytes().to_vec();
         if key.len() < 16 {
-            bail!("{UNSUBSCRIBE_KEY_ENV} is shorter than 16 characters; use a long random value");
+            bail!("{env_name} is shorter than 16 characters; use a long random value");
         }
         return Ok(key);
     }
     Ok(store
-        .workspace_secret("unsubscribe_key")
+        .workspace_secret(secret_name)
         .await
-        .context("cannot read or create the unsubscribe key in the database")?
+        .with_context(|| format!("cannot read or create the {secret_name} in the database"))?
         .into_bytes())
 }
 

@@ -18,7 +18,7 @@ use handoff_engine::sending::Sender;
 use handoff_engine::{Worker, WorkerConfig};
 use handoff_web::{AppState, WebConfig};
 
-use super::send::{SenderOptions, SenderSetup};
+use super::send::{SenderOptions, SenderSetup, link_key};
 use super::worker::{drafting_duty, shutdown_signal};
 use crate::settings::{GlobalArgs, Settings};
 use crate::store::{self, Migrate};
@@ -89,6 +89,8 @@ impl Cmd {
                 workspace_name: playbook.workspace.name.clone(),
                 physical_address: playbook.workspace.physical_address.clone(),
                 unsubscribe_key: setup.unsubscribe_key.clone(),
+                link_key: link_key(store.as_ref()).await?,
+                mailboxes: playbook.mailboxes.clone(),
             },
         );
 

@@ -11,6 +11,7 @@ use handoff_store_sqlite::{Durability, SqliteStore};
 use handoff_web::{AppState, WebConfig};
 
 pub const KEY: &[u8] = b"a test key of more than sixteen bytes";
+pub const LINK_KEY: &[u8] = b"another test key, for approval links";
 
 /// A served app and what keeps its database alive.
 pub struct TestApp {
@@ -53,6 +54,13 @@ pub async fn serve(
         workspace_name: "Northwind Analytics".into(),
         physical_address: "100 Main St, Boston, MA 02110, USA".into(),
         unsubscribe_key: KEY.to_vec(),
+        link_key: LINK_KEY.to_vec(),
+        mailboxes: handoff_domain::playbook::parse(
+            handoff_domain::playbook::DEFAULT_PLAYBOOK,
+            "handoff.toml",
+        )
+        .unwrap()
+        .mailboxes,
     };
     let app = handoff_web::router(AppState::new(store.clone(), config));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
