@@ -7,6 +7,7 @@ mod import;
 mod jobs;
 mod prospects;
 mod research;
+mod review;
 mod rows;
 mod sending;
 mod workflow;
@@ -36,6 +37,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/0002_drafting.sql"),
     ),
     (3, "sending", include_str!("../migrations/0003_sending.sql")),
+    (
+        5,
+        "review_inbox",
+        include_str!("../migrations/0005_review_inbox.sql"),
+    ),
 ];
 /// Serialises migrations across processes (an arbitrary constant: "handoff").
 const MIGRATION_LOCK: i64 = 0x68616e646f6666;

@@ -13,6 +13,7 @@ mod jobs;
 mod migrate;
 mod prospects;
 mod research;
+mod review;
 mod rows;
 mod sending;
 mod workflow;

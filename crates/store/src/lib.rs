@@ -10,6 +10,7 @@ pub mod conformance;
 mod error;
 pub mod import_plan;
 pub mod provenance;
+mod review;
 mod sending;
 mod types;
 
@@ -17,6 +18,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 pub use error::StoreError;
+pub use review::*;
 pub use sending::*;
 pub use types::*;
 
@@ -278,7 +280,9 @@ pub trait Drafts: Send + Sync {
     ) -> StoreResult<DraftRecord>;
     /// Drafts that needed approval and were not approved before their
     /// review window closed (at `now`) become `expired`, each with a
-    /// `draft_expired` entry: they are never sent. Returns their ids.
+    /// `draft_expired` entry: they are never sent. That includes a
+    /// veto-window draft whose timer an escalation cancelled (it needed a
+    /// person's approval from then on). Returns their ids.
     async fn expire_drafts(
         &self,
         ctx: &CommandContext,
@@ -500,6 +504,8 @@ pub trait Store:
     + Escalations
     + Prospects
     + Approvals
+    + ReviewQueue
+    + Inbox
 {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
