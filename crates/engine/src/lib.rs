@@ -4,8 +4,10 @@
 
 pub mod drafting;
 pub mod governance;
+pub mod inbox;
 pub mod list_building;
 pub mod research;
+pub mod send_approval;
 pub mod sending;
 pub mod workers;
 pub mod workspace;
