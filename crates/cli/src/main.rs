@@ -55,9 +55,14 @@ enum Command {
     /// What models are given: `handoff ai prompt` shows a step's prompt.
     #[command(subcommand)]
     Ai(commands::ai::Cmd),
-    /// The send-approval queue: approve a draft and queue its message.
+    /// The send-approval queue: list, show, approve, edit, reject and
+    /// reassign drafts waiting for a person.
     #[command(subcommand)]
     Queue(commands::queue::Cmd),
+    /// The escalation inbox: tasks for people; take a prospect over, hand
+    /// them back to AI, resolve.
+    #[command(subcommand)]
+    Inbox(commands::inbox::Cmd),
     /// Send what is due: claims, checks, composes and delivers (or writes
     /// .eml files to outbox/ when no SMTP is configured).
     Send(commands::send::Cmd),
@@ -121,6 +126,7 @@ fn main() -> ExitCode {
             Command::Draft(cmd) => cmd.run(&global).await,
             Command::Ai(cmd) => cmd.run(&global).await,
             Command::Queue(cmd) => cmd.run(&global).await,
+            Command::Inbox(cmd) => cmd.run(&global).await,
             Command::Send(cmd) => cmd.run(&global).await,
             Command::Approvals(cmd) => cmd.run(&global).await,
             Command::Ledger(cmd) => cmd.run(&global).await,

@@ -105,6 +105,28 @@ impl FromStr for Priority {
     }
 }
 
+/// How long a person has to act on an escalation whose rule sets no `sla`.
+pub const DEFAULT_SLA_SECS: u64 = 24 * 60 * 60;
+
+/// When an escalation opened at `opened` is due: its rule's `sla`, else
+/// [`DEFAULT_SLA_SECS`]. An SLA too long to represent counts as the
+/// default, never as "never due".
+pub fn due_at(
+    opened: chrono::DateTime<chrono::Utc>,
+    sla_secs: Option<u64>,
+) -> chrono::DateTime<chrono::Utc> {
+    let after = |secs: u64| {
+        i64::try_from(secs)
+            .ok()
+            .and_then(chrono::Duration::try_seconds)
+            .and_then(|d| opened.checked_add_signed(d))
+    };
+    sla_secs
+        .and_then(after)
+        .or_else(|| after(DEFAULT_SLA_SECS))
+        .unwrap_or(opened)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -118,5 +140,19 @@ mod tests {
             assert_eq!(p.as_str().parse::<Priority>(), Ok(p));
         }
         assert!(Priority::Urgent > Priority::High);
+    }
+
+    #[test]
+    fn due_times_come_from_the_sla_or_a_day() {
+        let opened = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        assert_eq!(
+            due_at(opened, Some(7200)),
+            opened + chrono::Duration::hours(2)
+        );
+        assert_eq!(due_at(opened, None), opened + chrono::Duration::hours(24));
+        assert_eq!(
+            due_at(opened, Some(u64::MAX)),
+            opened + chrono::Duration::hours(24)
+        );
     }
 }

@@ -238,13 +238,16 @@ pub enum Event {
     },
     /// A person decided on a draft: `approved`, `rejected` or `edited`
     /// (approved with new text). `edit_distance` is the normalised distance
-    /// from the draft's text to the text that will be sent.
+    /// from the draft's text to the text that will be sent; `reason` is why
+    /// a reviewer rejected it, when they said.
     DraftReviewed {
         draft_id: DraftId,
         contact_id: ContactId,
         decision: String,
         reviewer: String,
         edit_distance: Option<f64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
     },
     /// A draft's text went out (its final text, or the draft's own).
     DraftSent {
@@ -392,6 +395,48 @@ pub enum Event {
         job_id: JobId,
         worker: String,
     },
+    // ── The review queue and the escalation inbox ─────────────────────
+    /// A draft's review moved to another person's queue.
+    DraftReassigned {
+        draft_id: DraftId,
+        contact_id: ContactId,
+        /// Whose queue it was in (its assignee, else the contact's owner).
+        from: Option<String>,
+        to: String,
+    },
+    /// A queued message's send time moved: a person approved a veto-window
+    /// draft before its window ended, so it goes now.
+    MessageRescheduled {
+        message_id: MessageId,
+        contact_id: ContactId,
+        draft_id: DraftId,
+        scheduled_at: chrono::DateTime<chrono::Utc>,
+        reason: String,
+    },
+    /// A person took the prospect over: automation stopped for them and
+    /// they are human-owned until handed back.
+    ProspectTakenOver {
+        contact_id: ContactId,
+        escalation_id: Option<EscalationId>,
+        by: String,
+        enrollments_stopped: u64,
+    },
+    /// A person handed the prospect back to AI. Enrolments stopped by the
+    /// take-over stay stopped: a person re-enrols them if they should go on.
+    ProspectHandedBack {
+        contact_id: ContactId,
+        by: String,
+        note: String,
+    },
+    /// An escalation passed its due time unresolved and went to the
+    /// assignee's manager (`to` is None when there is none to go to).
+    EscalationOverdue {
+        escalation_id: EscalationId,
+        contact_id: Option<ContactId>,
+        due_at: chrono::DateTime<chrono::Utc>,
+        from: Option<String>,
+        to: Option<String>,
+    },
     /// A synthetic event appended by `handoff bench ledger`.
     BenchmarkProbe {
         run: String,
@@ -459,6 +504,11 @@ impl Event {
             Event::JobRetried { .. } => "job_retried",
             Event::ProbeCompleted { .. } => "probe_completed",
             Event::BenchmarkProbe { .. } => "benchmark_probe",
+            Event::DraftReassigned { .. } => "draft_reassigned",
+            Event::MessageRescheduled { .. } => "message_rescheduled",
+            Event::ProspectTakenOver { .. } => "prospect_taken_over",
+            Event::ProspectHandedBack { .. } => "prospect_handed_back",
+            Event::EscalationOverdue { .. } => "escalation_overdue",
         }
     }
 
@@ -525,6 +575,17 @@ impl Event {
             | Event::EscalationOpened { contact_id, .. }
             | Event::EscalationResolved { contact_id, .. }
             | Event::Suppressed { contact_id, .. } => Subjects {
+                contact_id: *contact_id,
+                ..Subjects::default()
+            },
+            Event::DraftReassigned { contact_id, .. }
+            | Event::MessageRescheduled { contact_id, .. }
+            | Event::ProspectTakenOver { contact_id, .. }
+            | Event::ProspectHandedBack { contact_id, .. } => Subjects {
+                contact_id: Some(*contact_id),
+                ..Subjects::default()
+            },
+            Event::EscalationOverdue { contact_id, .. } => Subjects {
                 contact_id: *contact_id,
                 ..Subjects::default()
             },
@@ -671,11 +732,16 @@ impl Event {
                 decision,
                 reviewer,
                 edit_distance,
+                reason,
                 ..
             } => format!(
-                "draft {decision} by {reviewer}{}",
+                "draft {decision} by {reviewer}{}{}",
                 edit_distance
                     .map(|d| format!(" (edit distance {d:.2})"))
+                    .unwrap_or_default(),
+                reason
+                    .as_ref()
+                    .map(|r| format!(": {r}"))
                     .unwrap_or_default()
             ),
             Event::DraftSent { .. } => "draft sent".to_string(),
@@ -770,6 +836,46 @@ impl Event {
                 format!("probe job {job_id} completed by {worker}")
             }
             Event::BenchmarkProbe { run, seq } => format!("benchmark {run} event {seq}"),
+            Event::DraftReassigned { from, to, .. } => format!(
+                "draft review moved {}to {to}",
+                from.as_ref()
+                    .map(|f| format!("from {f} "))
+                    .unwrap_or_default()
+            ),
+            Event::MessageRescheduled {
+                scheduled_at,
+                reason,
+                ..
+            } => format!(
+                "message rescheduled to {}: {reason}",
+                scheduled_at.format("%Y-%m-%d %H:%M UTC")
+            ),
+            Event::ProspectTakenOver {
+                by,
+                enrollments_stopped,
+                ..
+            } => format!(
+                "taken over by {by}: automation stopped ({enrollments_stopped} enrolment(s))"
+            ),
+            Event::ProspectHandedBack { by, note, .. } => {
+                format!("handed back to AI by {by}: {note}")
+            }
+            Event::EscalationOverdue {
+                due_at, from, to, ..
+            } => format!(
+                "escalation overdue since {}: {}",
+                due_at.format("%Y-%m-%d %H:%M UTC"),
+                match (from, to) {
+                    (_, Some(to)) => format!(
+                        "moved to {to}{}",
+                        from.as_ref()
+                            .map(|f| format!(", {f}'s manager"))
+                            .unwrap_or_default()
+                    ),
+                    (Some(from), None) => format!("{from} has no manager to move it to"),
+                    (None, None) => "nobody is assigned to it".to_string(),
+                }
+            ),
         }
     }
 }
@@ -817,6 +923,7 @@ mod tests {
                 decision: "edited".into(),
                 reviewer: "dana".into(),
                 edit_distance: Some(0.125),
+                reason: None,
             },
             Event::DraftSent {
                 draft_id: DraftId::new(),
@@ -886,6 +993,7 @@ mod tests {
                 decision: "approved".into(),
                 reviewer: "dana".into(),
                 edit_distance: Some(0.0),
+                reason: None,
             },
             Event::DraftSent {
                 draft_id,
@@ -982,6 +1090,7 @@ mod tests {
             decision: "edited".into(),
             reviewer: "dana".into(),
             edit_distance: Some(0.1),
+            reason: None,
         };
         assert_eq!(
             reviewed.summary(),
@@ -1009,6 +1118,78 @@ mod tests {
             batch.summary(),
             "rows 2–9: 6 contacts imported, 1 merged, 0 unchanged; verified (invalid (syntax): 1, valid: 5); scored (Good: 6)"
         );
+    }
+
+    #[test]
+    fn review_and_inbox_events_name_their_contact_and_round_trip() {
+        let (contact_id, draft_id) = (ContactId::new(), DraftId::new());
+        let escalation_id = EscalationId::new();
+        let at = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let events = [
+            Event::DraftReviewed {
+                draft_id,
+                contact_id,
+                decision: "rejected".into(),
+                reviewer: "dana".into(),
+                edit_distance: None,
+                reason: Some("wrong person".into()),
+            },
+            Event::DraftReassigned {
+                draft_id,
+                contact_id,
+                from: Some("dana".into()),
+                to: "sam".into(),
+            },
+            Event::MessageRescheduled {
+                message_id: MessageId::new(),
+                contact_id,
+                draft_id,
+                scheduled_at: at,
+                reason: "approved before its veto window ended".into(),
+            },
+            Event::ProspectTakenOver {
+                contact_id,
+                escalation_id: Some(escalation_id),
+                by: "dana".into(),
+                enrollments_stopped: 2,
+            },
+            Event::ProspectHandedBack {
+                contact_id,
+                by: "dana".into(),
+                note: "not now; try in Q3".into(),
+            },
+            Event::EscalationOverdue {
+                escalation_id,
+                contact_id: Some(contact_id),
+                due_at: at,
+                from: Some("dana".into()),
+                to: Some("morgan".into()),
+            },
+        ];
+        for event in events {
+            let json = serde_json::to_value(&event).unwrap();
+            assert_eq!(json["type"], event.kind(), "{event:?}");
+            assert_eq!(event.subjects().contact_id, Some(contact_id));
+            assert_eq!(serde_json::from_value::<Event>(json).unwrap(), event);
+            assert!(!event.summary().is_empty());
+        }
+        // A review entry written before rejections carried a reason reads
+        // back with none.
+        let old = serde_json::json!({"type": "draft_reviewed", "draft_id": draft_id, "contact_id": contact_id,
+            "decision": "approved", "reviewer": "dana", "edit_distance": 0.0});
+        assert!(matches!(
+            serde_json::from_value::<Event>(old).unwrap(),
+            Event::DraftReviewed { reason: None, .. }
+        ));
+        let rejected = Event::DraftReviewed {
+            draft_id,
+            contact_id,
+            decision: "rejected".into(),
+            reviewer: "dana".into(),
+            edit_distance: None,
+            reason: Some("wrong person".into()),
+        };
+        assert_eq!(rejected.summary(), "draft rejected by dana: wrong person");
     }
 
     #[test]

@@ -364,8 +364,10 @@ impl<'a> Drafting<'a> {
             }
             Err(e) => return Err(e.into()),
         };
-        let (evaluation, recorded) = evaluate_and_record(store, ctx, self.policy, draft.id).await?;
-        let _ = recorded;
+        let (evaluation, _) = evaluate_and_record(store, ctx, self.policy, draft.id).await?;
+        // Automatic and veto-window drafts are queued now (a veto draft
+        // for its window's end); the others wait in a person's queue.
+        self.queue_if_automatic(store, ctx, draft.id).await?;
         Ok(report(StepOutcome::Drafted {
             draft_id: draft.id,
             verdict: evaluation.verdict.name().to_string(),
@@ -386,6 +388,13 @@ impl<'a> Drafting<'a> {
         now: DateTime<Utc>,
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<DraftSummary, DraftingError> {
+        // Automatic drafts an earlier pass judged but did not queue (it
+        // stopped in between) are queued first.
+        match crate::send_approval::queue_unqueued(store, ctx, &self.playbook.mailboxes).await {
+            Ok(_) => {}
+            Err(crate::send_approval::ReviewError::Store(e)) => return Err(e.into()),
+            Err(e) => tracing::warn!(error = %e, "automatic drafts left unqueued"),
+        }
         let mut summary = DraftSummary::default();
         let mut after = None;
         let mut seen = 0;
@@ -428,6 +437,29 @@ impl<'a> Drafting<'a> {
             }
         }
         Ok(summary)
+    }
+}
+
+impl Drafting<'_> {
+    /// Queues the draft's message if its verdict lets it go without a
+    /// person. A playbook without a mailbox leaves it unqueued (and says
+    /// so); the next pass queues it once there is one.
+    async fn queue_if_automatic(
+        &self,
+        store: &dyn Store,
+        ctx: &CommandContext,
+        draft: DraftId,
+    ) -> Result<(), DraftingError> {
+        match crate::send_approval::after_judgement(store, ctx, draft, &self.playbook.mailboxes)
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(crate::send_approval::ReviewError::Store(e)) => Err(e.into()),
+            Err(e) => {
+                tracing::warn!(%draft, error = %e, "automatic draft not queued");
+                Ok(())
+            }
+        }
     }
 }
 

@@ -267,12 +267,16 @@ pub async fn evaluate_and_record(
             reason: reason.to_string(),
             priority: *priority,
             assignee: prospect.contact.owner.clone(),
-            due_at: evaluation
-                .escalations
-                .iter()
-                .find(|e| e.rule_id == *rule_id)
-                .and_then(|e| e.sla_secs)
-                .and_then(|secs| after(ctx.now, secs)),
+            // The rule's SLA, else the default: every task has a due time
+            // the SLA timer can hold it to.
+            due_at: Some(handoff_domain::escalation::due_at(
+                ctx.now,
+                evaluation
+                    .escalations
+                    .iter()
+                    .find(|e| e.rule_id == *rule_id)
+                    .and_then(|e| e.sla_secs),
+            )),
         }),
         _ => None,
     };

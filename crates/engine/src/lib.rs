@@ -4,9 +4,11 @@
 
 pub mod drafting;
 pub mod governance;
+pub mod inbox;
 pub mod links;
 pub mod list_building;
 pub mod research;
+pub mod send_approval;
 pub mod sending;
 pub mod workers;
 pub mod workspace;

@@ -178,10 +178,7 @@ pub async fn custom_insight(
                 reason: rule.reason.to_string(),
                 priority: rule.priority,
                 assignee: prospect.contact.owner.clone(),
-                due_at: rule
-                    .sla_secs
-                    .and_then(|secs| i64::try_from(secs).ok())
-                    .map(|secs| ctx.now + chrono::Duration::seconds(secs)),
+                due_at: Some(handoff_domain::escalation::due_at(ctx.now, rule.sla_secs)),
             },
         )
         .await?;

@@ -187,6 +187,15 @@ impl Worker {
         self.store.bury_expired(&ctx, ctx.now).await?;
         // Drafts nobody approved in time are never sent: mark them so.
         self.store.expire_drafts(&ctx, ctx.now).await?;
+        // Tasks nobody resolved in time go to the assignee's manager.
+        match crate::inbox::escalate_overdue(self.store.as_ref(), &ctx).await {
+            Ok(moved) if !moved.is_empty() => {
+                info!(count = moved.len(), "overdue escalations moved to managers");
+            }
+            Ok(_) => {}
+            Err(crate::inbox::InboxError::Store(e)) => return Err(e),
+            Err(e) => warn!(error = %e, "overdue escalations not moved"),
+        }
         let claimed = self
             .store
             .claim(&ClaimRequest {

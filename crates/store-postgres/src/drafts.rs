@@ -80,7 +80,7 @@ pub(crate) async fn locked(conn: &mut PgConnection, id: DraftId) -> StoreResult<
     read_record(&row)
 }
 
-async fn reread(conn: &mut PgConnection, id: DraftId) -> StoreResult<DraftRecord> {
+pub(crate) async fn reread(conn: &mut PgConnection, id: DraftId) -> StoreResult<DraftRecord> {
     let row = sqlx::query("SELECT * FROM drafts WHERE id = $1")
         .bind(id.as_uuid())
         .fetch_one(&mut *conn)
@@ -97,6 +97,50 @@ fn policy_of(ctx: &CommandContext) -> StoreResult<String> {
         .ok_or_else(|| {
             StoreError::Database("a draft must be recorded under a policy version".into())
         })
+}
+
+/// Records a review inside the caller's transaction, the draft's row locked
+/// and the review checked there.
+pub(crate) async fn review_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    ctx: &CommandContext,
+    draft: DraftId,
+    review: &DraftReview,
+    reason: Option<&str>,
+) -> StoreResult<DraftRecord> {
+    let record = locked(&mut *tx, draft).await?;
+    record.check_review(review, ctx.now)?;
+    let outcome = record.review_outcome(&review.decision);
+    let (final_subject, final_body) = outcome.final_text.clone().unzip();
+    sqlx::query(
+        "UPDATE drafts SET review_state = $1, reviewed_by = $2, reviewed_at = $3, final_subject = $4,
+                           final_body = $5, edit_distance = $6, updated_at = $3
+         WHERE id = $7",
+    )
+    .bind(outcome.review_state)
+    .bind(review.reviewer.as_str())
+    .bind(ctx.now)
+    .bind(final_subject)
+    .bind(final_body)
+    .bind(outcome.edit_distance)
+    .bind(draft.as_uuid())
+    .execute(&mut **tx)
+    .await
+    .map_err(|e| fk_or(e, || format!("a user named `{}`", review.reviewer)))?;
+    insert_entry(
+        tx,
+        ctx,
+        &Event::DraftReviewed {
+            draft_id: draft,
+            contact_id: record.draft.contact_id,
+            decision: review.decision.as_str().to_string(),
+            reviewer: review.reviewer.to_string(),
+            edit_distance: outcome.edit_distance,
+            reason: reason.map(str::to_string),
+        },
+    )
+    .await?;
+    reread(tx, draft).await
 }
 
 #[async_trait]
@@ -259,38 +303,7 @@ impl Drafts for PostgresStore {
         review: &DraftReview,
     ) -> StoreResult<DraftRecord> {
         let mut tx = self.pool().begin().await.map_err(db_err)?;
-        let record = locked(&mut tx, draft).await?;
-        record.check_review(review, ctx.now)?;
-        let outcome = record.review_outcome(&review.decision);
-        let (final_subject, final_body) = outcome.final_text.clone().unzip();
-        sqlx::query(
-            "UPDATE drafts SET review_state = $1, reviewed_by = $2, reviewed_at = $3, final_subject = $4,
-                               final_body = $5, edit_distance = $6, updated_at = $3
-             WHERE id = $7",
-        )
-        .bind(outcome.review_state)
-        .bind(review.reviewer.as_str())
-        .bind(ctx.now)
-        .bind(final_subject)
-        .bind(final_body)
-        .bind(outcome.edit_distance)
-        .bind(draft.as_uuid())
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| fk_or(e, || format!("a user named `{}`", review.reviewer)))?;
-        insert_entry(
-            &mut tx,
-            ctx,
-            &Event::DraftReviewed {
-                draft_id: draft,
-                contact_id: record.draft.contact_id,
-                decision: review.decision.as_str().to_string(),
-                reviewer: review.reviewer.to_string(),
-                edit_distance: outcome.edit_distance,
-            },
-        )
-        .await?;
-        let updated = reread(&mut tx, draft).await?;
+        let updated = review_in(&mut tx, ctx, draft, review, None).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(updated)
     }
@@ -353,8 +366,14 @@ impl Drafts for PostgresStore {
         let mut tx = self.pool().begin().await.map_err(db_err)?;
         let rows: Vec<(Uuid, Uuid)> = sqlx::query_as(
             "UPDATE drafts SET review_state = 'expired', updated_at = $2
-             WHERE verdict = 'needs_approval' AND review_state <> 'expired'
+             WHERE review_state <> 'expired'
                AND reviewed_at IS NULL AND sent_at IS NULL AND review_deadline < $1
+               AND (verdict = 'needs_approval'
+                    -- a veto draft whose timer an escalation cancelled needed approval too
+                    OR (verdict = 'veto_window'
+                        AND EXISTS (SELECT 1 FROM escalations e
+                                     WHERE e.contact_id = drafts.contact_id
+                                       AND e.created_at > drafts.evaluated_at)))
              RETURNING id, contact_id",
         )
         .bind(now)

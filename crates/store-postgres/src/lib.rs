@@ -8,6 +8,7 @@ mod jobs;
 mod links;
 mod prospects;
 mod research;
+mod review;
 mod rows;
 mod sending;
 mod unsubscribe;
@@ -38,6 +39,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/0002_drafting.sql"),
     ),
     (3, "sending", include_str!("../migrations/0003_sending.sql")),
+    (
+        5,
+        "review_inbox",
+        include_str!("../migrations/0005_review_inbox.sql"),
+    ),
     (6, "links", include_str!("../migrations/0006_links.sql")),
 ];
 /// Serialises migrations across processes (an arbitrary constant: "handoff").

@@ -21,7 +21,7 @@ use crate::drafts::locked;
 use crate::rows::{conflict_or, db_err, is_code};
 use crate::{PostgresStore, insert_entry};
 
-fn read_message(row: &PgRow) -> StoreResult<Message> {
+pub(crate) fn read_message(row: &PgRow) -> StoreResult<Message> {
     let mailbox: String = row.try_get("mailbox").map_err(db_err)?;
     let state: String = row.try_get("state").map_err(db_err)?;
     let failure: Option<String> = row.try_get("failure").map_err(db_err)?;
@@ -47,7 +47,7 @@ fn read_message(row: &PgRow) -> StoreResult<Message> {
     })
 }
 
-async fn escalated(conn: &mut PgConnection, record: &DraftRecord) -> StoreResult<bool> {
+pub(crate) async fn escalated(conn: &mut PgConnection, record: &DraftRecord) -> StoreResult<bool> {
     match record.evaluated_at {
         Some(evaluated_at) => sqlx::query_scalar(
             "SELECT EXISTS (SELECT 1 FROM escalations WHERE contact_id = $1 AND created_at > $2)",
@@ -84,11 +84,12 @@ async fn recipient(conn: &mut PgConnection, record: &DraftRecord) -> StoreResult
     let contact_stop: Option<String> = row.try_get("stopped_reason").map_err(db_err)?;
     let email = EmailAddress::parse(&email).map_err(|_| StoreError::corrupt("contact email"))?;
     // The draft's own enrolment stopped for any reason, or another one for
-    // a reason that is about the person (everything but `manual`).
+    // a reason that is about the person (everything but `manual`, and a
+    // take-over, which holds through `handled_by` until it is handed back).
     let enrollment_stop: Option<String> = sqlx::query_scalar(
         "SELECT stop_reason FROM enrollments
           WHERE contact_id = $1 AND state = 'stopped' AND stop_reason IS NOT NULL
-            AND (id = $2 OR stop_reason <> 'manual')
+            AND (id = $2 OR stop_reason NOT IN ('manual', 'taken_over'))
           ORDER BY updated_at LIMIT 1",
     )
     .bind(contact.as_uuid())
@@ -118,7 +119,7 @@ async fn recipient(conn: &mut PgConnection, record: &DraftRecord) -> StoreResult
     })
 }
 
-fn failure_json(failure: &MessageFailure) -> StoreResult<String> {
+pub(crate) fn failure_json(failure: &MessageFailure) -> StoreResult<String> {
     serde_json::to_string(failure)
         .map_err(|e| StoreError::Database(format!("cannot encode a message failure: {e}")))
 }
@@ -191,6 +192,78 @@ impl Bind {
     }
 }
 
+/// Queues a message inside the caller's transaction, after the draft's
+/// send check (see [`Messages::queue_message`]).
+pub(crate) async fn queue_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    ctx: &CommandContext,
+    message: &NewMessage,
+) -> StoreResult<Message> {
+    let created = Message {
+        id: MessageId::new(),
+        draft_id: message.draft_id,
+        contact_id: message.contact_id,
+        mailbox: message.mailbox.clone(),
+        rfc_message_id: message.rfc_message_id.clone(),
+        in_reply_to: message.in_reply_to.clone(),
+        state: "queued".into(),
+        failure: None,
+        scheduled_at: to_micros(message.scheduled_at),
+        sent_at: None,
+        created_at: ctx.now,
+    };
+    let record = locked(&mut *tx, message.draft_id).await?;
+    if record.draft.contact_id != message.contact_id {
+        return Err(StoreError::Refused {
+            reason: format!(
+                "draft {} is for contact {}, not {}",
+                record.draft.id, record.draft.contact_id, message.contact_id
+            ),
+        });
+    }
+    let escalated = escalated(&mut *tx, &record).await?;
+    record.check_send(message.scheduled_at, escalated)?;
+    sqlx::query(
+        "INSERT INTO messages (id, draft_id, contact_id, mailbox, rfc_message_id, in_reply_to, state, scheduled_at, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $8, $8)",
+    )
+    .bind(created.id.as_uuid())
+    .bind(created.draft_id.as_uuid())
+    .bind(created.contact_id.as_uuid())
+    .bind(created.mailbox.as_str())
+    .bind(&created.rfc_message_id)
+    .bind(&created.in_reply_to)
+    .bind(created.scheduled_at)
+    .bind(ctx.now)
+    .execute(&mut **tx)
+    .await
+    .map_err(|e| {
+        if is_code(&e, "23503") {
+            StoreError::NotFound {
+                what: format!("draft {} or contact {}", created.draft_id, created.contact_id),
+            }
+        } else if e.to_string().contains("messages_live_draft") {
+            StoreError::Conflict {
+                what: format!("a message for draft {}", created.draft_id),
+            }
+        } else {
+            conflict_or(e, || format!("a message with Message-ID {}", created.rfc_message_id))
+        }
+    })?;
+    insert_entry(
+        tx,
+        ctx,
+        &Event::MessageQueued {
+            message_id: created.id,
+            contact_id: created.contact_id,
+            draft_id: created.draft_id,
+            rfc_message_id: created.rfc_message_id.clone(),
+        },
+    )
+    .await?;
+    Ok(created)
+}
+
 #[async_trait]
 impl Messages for PostgresStore {
     async fn queue_message(
@@ -198,69 +271,8 @@ impl Messages for PostgresStore {
         ctx: &CommandContext,
         message: &NewMessage,
     ) -> StoreResult<Message> {
-        let created = Message {
-            id: MessageId::new(),
-            draft_id: message.draft_id,
-            contact_id: message.contact_id,
-            mailbox: message.mailbox.clone(),
-            rfc_message_id: message.rfc_message_id.clone(),
-            in_reply_to: message.in_reply_to.clone(),
-            state: "queued".into(),
-            failure: None,
-            scheduled_at: to_micros(message.scheduled_at),
-            sent_at: None,
-            created_at: ctx.now,
-        };
         let mut tx = self.pool().begin().await.map_err(db_err)?;
-        let record = locked(&mut tx, message.draft_id).await?;
-        if record.draft.contact_id != message.contact_id {
-            return Err(StoreError::Refused {
-                reason: format!(
-                    "draft {} is for contact {}, not {}",
-                    record.draft.id, record.draft.contact_id, message.contact_id
-                ),
-            });
-        }
-        let escalated = escalated(&mut tx, &record).await?;
-        record.check_send(message.scheduled_at, escalated)?;
-        sqlx::query(
-            "INSERT INTO messages (id, draft_id, contact_id, mailbox, rfc_message_id, in_reply_to, state, scheduled_at, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $8, $8)",
-        )
-        .bind(created.id.as_uuid())
-        .bind(created.draft_id.as_uuid())
-        .bind(created.contact_id.as_uuid())
-        .bind(created.mailbox.as_str())
-        .bind(&created.rfc_message_id)
-        .bind(&created.in_reply_to)
-        .bind(created.scheduled_at)
-        .bind(ctx.now)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| {
-            if is_code(&e, "23503") {
-                StoreError::NotFound {
-                    what: format!("draft {} or contact {}", created.draft_id, created.contact_id),
-                }
-            } else if e.to_string().contains("messages_live_draft") {
-                StoreError::Conflict {
-                    what: format!("a message for draft {}", created.draft_id),
-                }
-            } else {
-                conflict_or(e, || format!("a message with Message-ID {}", created.rfc_message_id))
-            }
-        })?;
-        insert_entry(
-            &mut tx,
-            ctx,
-            &Event::MessageQueued {
-                message_id: created.id,
-                contact_id: created.contact_id,
-                draft_id: created.draft_id,
-                rfc_message_id: created.rfc_message_id.clone(),
-            },
-        )
-        .await?;
+        let created = queue_in(&mut tx, ctx, message).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(created)
     }

@@ -12,7 +12,7 @@ use handoff_store::{
 };
 
 use crate::rows::db_err;
-use crate::workflow::stop_enrollments_in;
+use crate::workflow::stop_in;
 use crate::{PostgresStore, insert_entry, suppress_in};
 
 async fn recipient<'e, E>(
@@ -109,7 +109,7 @@ impl Unsubscribes for PostgresStore {
         )
         .await?;
         suppress_in(&mut tx, ctx, &email, "unsubscribe").await?;
-        let stopped = stop_enrollments_in(&mut tx, ctx, contact, StopReason::Unsubscribed).await?;
+        let stopped = stop_in(&mut tx, ctx, contact, StopReason::Unsubscribed).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(Unsubscribed {
             message_id: message,

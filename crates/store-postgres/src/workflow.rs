@@ -264,6 +264,61 @@ pub(crate) async fn enroll_in(
     Ok(enrollment)
 }
 
+/// Stops every active or paused enrolment of the contact inside the
+/// caller's transaction, the contact row locked first; returns how many.
+pub(crate) async fn stop_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    ctx: &CommandContext,
+    contact: ContactId,
+    reason: StopReason,
+) -> StoreResult<u64> {
+    // The contact row is the lock every claim takes (FOR SHARE): a claim
+    // either sees this stop or commits before it (DESIGN.md §4.2).
+    sqlx::query("SELECT 1 FROM contacts WHERE id = $1 FOR UPDATE")
+        .bind(contact.as_uuid())
+        .execute(&mut **tx)
+        .await
+        .map_err(db_err)?;
+    let rows = sqlx::query(
+        "SELECT * FROM enrollments WHERE contact_id = $1 AND state IN ('active', 'paused') FOR UPDATE",
+    )
+    .bind(contact.as_uuid())
+    .fetch_all(&mut **tx)
+    .await
+    .map_err(db_err)?;
+    let open = rows
+        .iter()
+        .map(read_enrollment)
+        .collect::<StoreResult<Vec<_>>>()?;
+    for enrollment in &open {
+        let next = enrollment
+            .state
+            .stop(reason)
+            .map_err(|e| StoreError::Database(e.to_string()))?;
+        sqlx::query(
+            "UPDATE enrollments SET state = $1, stop_reason = $2, updated_at = $3 WHERE id = $4",
+        )
+        .bind(next.name())
+        .bind(reason.as_str())
+        .bind(ctx.now)
+        .bind(enrollment.id.as_uuid())
+        .execute(&mut **tx)
+        .await
+        .map_err(db_err)?;
+        insert_entry(
+            tx,
+            ctx,
+            &Event::EnrollmentStopped {
+                enrollment_id: enrollment.id,
+                contact_id: contact,
+                reason,
+            },
+        )
+        .await?;
+    }
+    Ok(open.len() as u64)
+}
+
 #[async_trait]
 impl Enrollments for PostgresStore {
     async fn enroll(
@@ -286,7 +341,7 @@ impl Enrollments for PostgresStore {
         reason: StopReason,
     ) -> StoreResult<u64> {
         let mut tx = self.pool().begin().await.map_err(db_err)?;
-        let stopped = stop_enrollments_in(&mut tx, ctx, contact, reason).await?;
+        let stopped = stop_in(&mut tx, ctx, contact, reason).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(stopped)
     }
@@ -417,7 +472,7 @@ fn read_event(row: &PgRow) -> StoreResult<InboundEventRecord> {
     })
 }
 
-fn read_escalation(row: &PgRow) -> StoreResult<Escalation> {
+pub(crate) fn read_escalation(row: &PgRow) -> StoreResult<Escalation> {
     let stage: String = row.try_get("stage").map_err(db_err)?;
     let priority: String = row.try_get("priority").map_err(db_err)?;
     let assignee: Option<String> = row.try_get("assignee").map_err(db_err)?;
@@ -446,61 +501,6 @@ fn read_escalation(row: &PgRow) -> StoreResult<Escalation> {
         created_at: row.try_get("created_at").map_err(db_err)?,
         resolved_at: row.try_get("resolved_at").map_err(db_err)?,
     })
-}
-
-/// Stops every open enrolment of the contact, each with its ledger entry,
-/// inside the caller's transaction.
-pub(crate) async fn stop_enrollments_in(
-    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
-    ctx: &CommandContext,
-    contact: ContactId,
-    reason: StopReason,
-) -> StoreResult<u64> {
-    // The contact row is the lock every claim takes (FOR SHARE): a claim
-    // either sees this stop or commits before it (DESIGN.md §4.2).
-    sqlx::query("SELECT 1 FROM contacts WHERE id = $1 FOR UPDATE")
-        .bind(contact.as_uuid())
-        .execute(&mut **tx)
-        .await
-        .map_err(db_err)?;
-    let rows = sqlx::query(
-        "SELECT * FROM enrollments WHERE contact_id = $1 AND state IN ('active', 'paused') FOR UPDATE",
-    )
-    .bind(contact.as_uuid())
-    .fetch_all(&mut **tx)
-    .await
-    .map_err(db_err)?;
-    let open = rows
-        .iter()
-        .map(read_enrollment)
-        .collect::<StoreResult<Vec<_>>>()?;
-    for enrollment in &open {
-        let next = enrollment
-            .state
-            .stop(reason)
-            .map_err(|e| StoreError::Database(e.to_string()))?;
-        sqlx::query(
-            "UPDATE enrollments SET state = $1, stop_reason = $2, updated_at = $3 WHERE id = $4",
-        )
-        .bind(next.name())
-        .bind(reason.as_str())
-        .bind(ctx.now)
-        .bind(enrollment.id.as_uuid())
-        .execute(&mut **tx)
-        .await
-        .map_err(db_err)?;
-        insert_entry(
-            tx,
-            ctx,
-            &Event::EnrollmentStopped {
-                enrollment_id: enrollment.id,
-                contact_id: contact,
-                reason,
-            },
-        )
-        .await?;
-    }
-    Ok(open.len() as u64)
 }
 
 /// Opens an escalation inside the caller's transaction, with its ledger

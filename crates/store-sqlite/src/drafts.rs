@@ -12,7 +12,7 @@ use handoff_domain::{DraftId, Event};
 use handoff_store::{
     ACCEPTANCE_EDIT_DISTANCE, AuthorKind, CommandContext, Demotion, Draft, DraftEvaluation,
     DraftRecord, DraftReview, Drafts, Ledger, LedgerEntry, NewDemotion, NewDraft, NewEscalation,
-    RecordedEvaluation, SequenceTypeStats, StoreError, StoreResult, to_micros,
+    RecordedEvaluation, ReviewOutcome, SequenceTypeStats, StoreError, StoreResult, to_micros,
 };
 
 use crate::rows::{db_err, from_micros, micros, parse_id, read_ledger_entry};
@@ -104,6 +104,58 @@ fn policy_of(ctx: &CommandContext) -> StoreResult<String> {
         .ok_or_else(|| {
             StoreError::Database("a draft must be recorded under a policy version".into())
         })
+}
+
+/// Records a review inside the caller's transaction, after checking it
+/// again there. `outcome` comes from [`DraftRecord::review_outcome`] (worked
+/// out before the write lock: a draft's own text never changes).
+pub(crate) fn review_in(
+    tx: &rusqlite::Transaction<'_>,
+    ctx: &CommandContext,
+    draft: DraftId,
+    review: &DraftReview,
+    outcome: &ReviewOutcome,
+    reason: Option<&str>,
+) -> StoreResult<DraftRecord> {
+    let record = existing(tx, draft)?;
+    record.check_review(review, ctx.now)?;
+    let (final_subject, final_body) = outcome.final_text.clone().unzip();
+    tx.execute(
+        "UPDATE drafts SET review_state = ?1, reviewed_by = ?2, reviewed_at = ?3, final_subject = ?4,
+                           final_body = ?5, edit_distance = ?6, updated_at = ?3
+         WHERE id = ?7",
+        params![
+            outcome.review_state,
+            review.reviewer.as_str(),
+            micros(ctx.now),
+            final_subject,
+            final_body,
+            outcome.edit_distance,
+            draft.to_string(),
+        ],
+    )
+    .map_err(|e| {
+        if e.to_string().contains("FOREIGN KEY") {
+            StoreError::NotFound {
+                what: format!("a user named `{}`", review.reviewer),
+            }
+        } else {
+            db_err(e)
+        }
+    })?;
+    insert_entry(
+        tx,
+        ctx,
+        &Event::DraftReviewed {
+            draft_id: draft,
+            contact_id: record.draft.contact_id,
+            decision: review.decision.as_str().to_string(),
+            reviewer: review.reviewer.to_string(),
+            edit_distance: outcome.edit_distance,
+            reason: reason.map(str::to_string),
+        },
+    )?;
+    existing(tx, draft)
 }
 
 #[async_trait]
@@ -269,46 +321,7 @@ impl Drafts for SqliteStore {
         let before = existing(&self.reader(), draft)?;
         before.check_review(review, ctx.now)?;
         let outcome = before.review_outcome(&review.decision);
-        self.write(|tx| {
-            let record = existing(tx, draft)?;
-            record.check_review(review, ctx.now)?;
-            let (final_subject, final_body) = outcome.final_text.clone().unzip();
-            tx.execute(
-                "UPDATE drafts SET review_state = ?1, reviewed_by = ?2, reviewed_at = ?3, final_subject = ?4,
-                                   final_body = ?5, edit_distance = ?6, updated_at = ?3
-                 WHERE id = ?7",
-                params![
-                    outcome.review_state,
-                    review.reviewer.as_str(),
-                    micros(ctx.now),
-                    final_subject,
-                    final_body,
-                    outcome.edit_distance,
-                    draft.to_string(),
-                ],
-            )
-            .map_err(|e| {
-                if e.to_string().contains("FOREIGN KEY") {
-                    StoreError::NotFound {
-                        what: format!("a user named `{}`", review.reviewer),
-                    }
-                } else {
-                    db_err(e)
-                }
-            })?;
-            insert_entry(
-                tx,
-                ctx,
-                &Event::DraftReviewed {
-                    draft_id: draft,
-                    contact_id: record.draft.contact_id,
-                    decision: review.decision.as_str().to_string(),
-                    reviewer: review.reviewer.to_string(),
-                    edit_distance: outcome.edit_distance,
-                },
-            )?;
-            existing(tx, draft)
-        })
+        self.write(|tx| review_in(tx, ctx, draft, review, &outcome, None))
     }
 
     async fn mark_draft_sent(
@@ -367,8 +380,14 @@ impl Drafts for SqliteStore {
             let mut stmt = tx
                 .prepare_cached(
                     "UPDATE drafts SET review_state = 'expired', updated_at = ?2
-                     WHERE verdict = 'needs_approval' AND review_state <> 'expired'
+                     WHERE review_state <> 'expired'
                        AND reviewed_at IS NULL AND sent_at IS NULL AND review_deadline < ?1
+                       AND (verdict = 'needs_approval'
+                            -- a veto draft whose timer an escalation cancelled needed approval too
+                            OR (verdict = 'veto_window'
+                                AND EXISTS (SELECT 1 FROM escalations e
+                                             WHERE e.contact_id = drafts.contact_id
+                                               AND e.created_at > drafts.evaluated_at)))
                      RETURNING id, contact_id",
                 )
                 .map_err(db_err)?;

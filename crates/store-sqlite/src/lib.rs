@@ -14,6 +14,7 @@ mod links;
 mod migrate;
 mod prospects;
 mod research;
+mod review;
 mod rows;
 mod sending;
 mod unsubscribe;

@@ -22,6 +22,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/0002_drafting.sql"),
     ),
     (3, "sending", include_str!("../migrations/0003_sending.sql")),
+    (
+        5,
+        "review_inbox",
+        include_str!("../migrations/0005_review_inbox.sql"),
+    ),
     (6, "links", include_str!("../migrations/0006_links.sql")),
 ];
 

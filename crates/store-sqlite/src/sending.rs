@@ -19,9 +19,9 @@ use crate::rows::{db_err, from_micros, micros, parse_id};
 use crate::workflow::opt_micros;
 use crate::{SqliteStore, conflict_or, insert_entry};
 
-const MESSAGE_COLUMNS: &str = "m.id, m.draft_id, m.contact_id, m.mailbox, m.rfc_message_id, m.in_reply_to, m.state, m.failure, m.scheduled_at, m.sent_at, m.created_at";
+pub(crate) const MESSAGE_COLUMNS: &str = "m.id, m.draft_id, m.contact_id, m.mailbox, m.rfc_message_id, m.in_reply_to, m.state, m.failure, m.scheduled_at, m.sent_at, m.created_at";
 
-fn read_message(row: &Row<'_>) -> StoreResult<Message> {
+pub(crate) fn read_message(row: &Row<'_>) -> StoreResult<Message> {
     let mailbox: String = row.get(3).map_err(db_err)?;
     let failure: Option<String> = row.get(7).map_err(db_err)?;
     let state: String = row.get(6).map_err(db_err)?;
@@ -60,7 +60,7 @@ fn message_on(conn: &Connection, id: MessageId) -> StoreResult<Option<Message>> 
 
 /// Whether an escalation was opened for the prospect after the draft was
 /// judged (that cancels a veto timer).
-fn escalated(conn: &Connection, record: &DraftRecord) -> StoreResult<bool> {
+pub(crate) fn escalated(conn: &Connection, record: &DraftRecord) -> StoreResult<bool> {
     conn.query_row(
         "SELECT EXISTS (SELECT 1 FROM escalations WHERE contact_id = ?1 AND created_at > ?2)",
         params![
@@ -92,12 +92,13 @@ fn recipient(
         .map_err(db_err)?;
     let email = EmailAddress::parse(&email).map_err(|_| StoreError::corrupt("contact email"))?;
     // The draft's own enrolment stopped for any reason, or another one for
-    // a reason that is about the person (everything but `manual`).
+    // a reason that is about the person (everything but `manual`, and a
+    // take-over, which holds through `handled_by` until it is handed back).
     let enrollment_stop: Option<String> = conn
         .query_row(
             "SELECT stop_reason FROM enrollments
               WHERE contact_id = ?1 AND state = 'stopped' AND stop_reason IS NOT NULL
-                AND (id = ?2 OR stop_reason <> 'manual')
+                AND (id = ?2 OR stop_reason NOT IN ('manual', 'taken_over'))
               ORDER BY updated_at LIMIT 1",
             params![contact.to_string(), enrollment],
             |r| r.get(0),
@@ -149,9 +150,80 @@ fn fenced_update(
     Ok(n == 1)
 }
 
-fn failure_json(failure: &MessageFailure) -> StoreResult<String> {
+pub(crate) fn failure_json(failure: &MessageFailure) -> StoreResult<String> {
     serde_json::to_string(failure)
         .map_err(|e| StoreError::Database(format!("cannot encode a message failure: {e}")))
+}
+
+/// Queues a message inside the caller's transaction, after the draft's
+/// send check (see [`Messages::queue_message`]).
+pub(crate) fn queue_in(
+    tx: &rusqlite::Transaction<'_>,
+    ctx: &CommandContext,
+    message: &NewMessage,
+) -> StoreResult<Message> {
+    let created = Message {
+        id: MessageId::new(),
+        draft_id: message.draft_id,
+        contact_id: message.contact_id,
+        mailbox: message.mailbox.clone(),
+        rfc_message_id: message.rfc_message_id.clone(),
+        in_reply_to: message.in_reply_to.clone(),
+        state: "queued".into(),
+        failure: None,
+        scheduled_at: message.scheduled_at,
+        sent_at: None,
+        created_at: ctx.now,
+    };
+    let record = existing(tx, message.draft_id)?;
+    if record.draft.contact_id != message.contact_id {
+        return Err(StoreError::Refused {
+            reason: format!(
+                "draft {} is for contact {}, not {}",
+                record.draft.id, record.draft.contact_id, message.contact_id
+            ),
+        });
+    }
+    let escalated = escalated(tx, &record)?;
+    record.check_send(message.scheduled_at, escalated)?;
+    tx.execute(
+            "INSERT INTO messages (id, draft_id, contact_id, mailbox, rfc_message_id, in_reply_to, state, scheduled_at, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?7, ?8, ?8)",
+            params![
+                created.id.to_string(),
+                created.draft_id.to_string(),
+                created.contact_id.to_string(),
+                created.mailbox.as_str(),
+                created.rfc_message_id,
+                created.in_reply_to,
+                micros(created.scheduled_at),
+                micros(ctx.now),
+            ],
+        )
+        .map_err(|e| {
+            if e.to_string().contains("FOREIGN KEY") {
+                StoreError::NotFound {
+                    what: format!("draft {} or contact {}", created.draft_id, created.contact_id),
+                }
+            } else if e.to_string().contains("messages.draft_id") {
+                StoreError::Conflict {
+                    what: format!("a message for draft {}", created.draft_id),
+                }
+            } else {
+                conflict_or(e, || format!("a message with Message-ID {}", created.rfc_message_id))
+            }
+        })?;
+    insert_entry(
+        tx,
+        ctx,
+        &Event::MessageQueued {
+            message_id: created.id,
+            contact_id: created.contact_id,
+            draft_id: created.draft_id,
+            rfc_message_id: created.rfc_message_id.clone(),
+        },
+    )?;
+    Ok(created)
 }
 
 #[async_trait]
@@ -161,71 +233,7 @@ impl Messages for SqliteStore {
         ctx: &CommandContext,
         message: &NewMessage,
     ) -> StoreResult<Message> {
-        let created = Message {
-            id: MessageId::new(),
-            draft_id: message.draft_id,
-            contact_id: message.contact_id,
-            mailbox: message.mailbox.clone(),
-            rfc_message_id: message.rfc_message_id.clone(),
-            in_reply_to: message.in_reply_to.clone(),
-            state: "queued".into(),
-            failure: None,
-            scheduled_at: message.scheduled_at,
-            sent_at: None,
-            created_at: ctx.now,
-        };
-        self.write(|tx| {
-            let record = existing(tx, message.draft_id)?;
-            if record.draft.contact_id != message.contact_id {
-                return Err(StoreError::Refused {
-                    reason: format!(
-                        "draft {} is for contact {}, not {}",
-                        record.draft.id, record.draft.contact_id, message.contact_id
-                    ),
-                });
-            }
-            let escalated = escalated(tx, &record)?;
-            record.check_send(message.scheduled_at, escalated)?;
-            tx.execute(
-                "INSERT INTO messages (id, draft_id, contact_id, mailbox, rfc_message_id, in_reply_to, state, scheduled_at, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?7, ?8, ?8)",
-                params![
-                    created.id.to_string(),
-                    created.draft_id.to_string(),
-                    created.contact_id.to_string(),
-                    created.mailbox.as_str(),
-                    created.rfc_message_id,
-                    created.in_reply_to,
-                    micros(created.scheduled_at),
-                    micros(ctx.now),
-                ],
-            )
-            .map_err(|e| {
-                if e.to_string().contains("FOREIGN KEY") {
-                    StoreError::NotFound {
-                        what: format!("draft {} or contact {}", created.draft_id, created.contact_id),
-                    }
-                } else if e.to_string().contains("messages.draft_id") {
-                    StoreError::Conflict {
-                        what: format!("a message for draft {}", created.draft_id),
-                    }
-                } else {
-                    conflict_or(e, || format!("a message with Message-ID {}", created.rfc_message_id))
-                }
-            })?;
-            insert_entry(
-                tx,
-                ctx,
-                &Event::MessageQueued {
-                    message_id: created.id,
-                    contact_id: created.contact_id,
-                    draft_id: created.draft_id,
-                    rfc_message_id: created.rfc_message_id.clone(),
-                },
-            )?;
-            Ok(())
-        })?;
-        Ok(created)
+        self.write(|tx| queue_in(tx, ctx, message))
     }
 
     async fn get_message(&self, id: MessageId) -> StoreResult<Option<Message>> {

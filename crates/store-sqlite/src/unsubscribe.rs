@@ -11,7 +11,7 @@ use handoff_store::{
 };
 
 use crate::rows::{db_err, micros, parse_id};
-use crate::workflow::stop_enrollments_in;
+use crate::workflow::stop_in;
 use crate::{SqliteStore, insert_entry, suppress_in};
 
 fn recipient(
@@ -95,7 +95,7 @@ impl Unsubscribes for SqliteStore {
                 },
             )?;
             suppress_in(tx, ctx, &email, "unsubscribe")?;
-            let stopped = stop_enrollments_in(tx, ctx, contact, StopReason::Unsubscribed)?;
+            let stopped = stop_in(tx, ctx, contact, StopReason::Unsubscribed)?;
             Ok(Unsubscribed {
                 message_id: message,
                 contact_id: contact,

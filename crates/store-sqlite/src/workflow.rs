@@ -268,6 +268,54 @@ pub(crate) fn enroll_in(
     Ok(enrollment)
 }
 
+/// Stops every active or paused enrolment of the contact inside the
+/// caller's transaction, each with its ledger entry; returns how many.
+pub(crate) fn stop_in(
+    tx: &rusqlite::Transaction<'_>,
+    ctx: &CommandContext,
+    contact: ContactId,
+    reason: StopReason,
+) -> StoreResult<u64> {
+    let mut stmt = tx
+        .prepare_cached(&format!(
+            "SELECT {ENROLLMENT_COLUMNS} FROM enrollments WHERE contact_id = ?1 AND state IN ('active', 'paused')"
+        ))
+        .map_err(db_err)?;
+    let mut rows = stmt.query([contact.to_string()]).map_err(db_err)?;
+    let mut open = Vec::new();
+    while let Some(row) = rows.next().map_err(db_err)? {
+        open.push(read_enrollment(row)?);
+    }
+    drop(rows);
+    for enrollment in &open {
+        // The domain decides whether the move is legal.
+        let next = enrollment
+            .state
+            .stop(reason)
+            .map_err(|e| StoreError::Database(e.to_string()))?;
+        tx.execute(
+            "UPDATE enrollments SET state = ?1, stop_reason = ?2, updated_at = ?3 WHERE id = ?4",
+            params![
+                next.name(),
+                reason.as_str(),
+                micros(ctx.now),
+                enrollment.id.to_string()
+            ],
+        )
+        .map_err(db_err)?;
+        insert_entry(
+            tx,
+            ctx,
+            &Event::EnrollmentStopped {
+                enrollment_id: enrollment.id,
+                contact_id: contact,
+                reason,
+            },
+        )?;
+    }
+    Ok(open.len() as u64)
+}
+
 #[async_trait]
 impl Enrollments for SqliteStore {
     async fn enroll(
@@ -286,7 +334,7 @@ impl Enrollments for SqliteStore {
         contact: ContactId,
         reason: StopReason,
     ) -> StoreResult<u64> {
-        self.write(|tx| stop_enrollments_in(tx, ctx, contact, reason))
+        self.write(|tx| stop_in(tx, ctx, contact, reason))
     }
 
     async fn list_enrollments(&self, contact: ContactId) -> StoreResult<Vec<Enrollment>> {
@@ -442,7 +490,7 @@ fn read_event(row: &Row<'_>) -> StoreResult<InboundEventRecord> {
 
 const ESCALATION_COLUMNS: &str = "id, contact_id, stage, rule_id, reason, priority, assignee, due_at, resolution, created_at, resolved_at";
 
-fn read_escalation(row: &Row<'_>) -> StoreResult<Escalation> {
+pub(crate) fn read_escalation(row: &Row<'_>) -> StoreResult<Escalation> {
     let contact: Option<String> = row.get(1).map_err(db_err)?;
     let stage: String = row.get(2).map_err(db_err)?;
     let priority: String = row.get(5).map_err(db_err)?;
@@ -467,54 +515,6 @@ fn read_escalation(row: &Row<'_>) -> StoreResult<Escalation> {
         created_at: from_micros(row.get(9).map_err(db_err)?)?,
         resolved_at: opt_micros(row.get(10).map_err(db_err)?)?,
     })
-}
-
-/// Stops every open enrolment of the contact, each with its ledger entry,
-/// inside the caller's transaction.
-pub(crate) fn stop_enrollments_in(
-    tx: &rusqlite::Transaction<'_>,
-    ctx: &CommandContext,
-    contact: ContactId,
-    reason: StopReason,
-) -> StoreResult<u64> {
-    let mut stmt = tx
-        .prepare_cached(&format!(
-            "SELECT {ENROLLMENT_COLUMNS} FROM enrollments WHERE contact_id = ?1 AND state IN ('active', 'paused')"
-        ))
-        .map_err(db_err)?;
-    let mut rows = stmt.query([contact.to_string()]).map_err(db_err)?;
-    let mut open = Vec::new();
-    while let Some(row) = rows.next().map_err(db_err)? {
-        open.push(read_enrollment(row)?);
-    }
-    drop(rows);
-    for enrollment in &open {
-        // The domain decides whether the move is legal.
-        let next = enrollment
-            .state
-            .stop(reason)
-            .map_err(|e| StoreError::Database(e.to_string()))?;
-        tx.execute(
-            "UPDATE enrollments SET state = ?1, stop_reason = ?2, updated_at = ?3 WHERE id = ?4",
-            params![
-                next.name(),
-                reason.as_str(),
-                micros(ctx.now),
-                enrollment.id.to_string()
-            ],
-        )
-        .map_err(db_err)?;
-        insert_entry(
-            tx,
-            ctx,
-            &Event::EnrollmentStopped {
-                enrollment_id: enrollment.id,
-                contact_id: contact,
-                reason,
-            },
-        )?;
-    }
-    Ok(open.len() as u64)
 }
 
 /// Opens an escalation inside the caller's transaction, with its ledger

@@ -124,6 +124,15 @@ pub fn checks() -> Vec<(&'static str, Check)> {
         ("approval_links_are_single_use", |s| {
             Box::pin(approval_links_are_single_use(s))
         }),
+        ("review_queue_approves_rejects_and_reassigns", |s| {
+            Box::pin(review_queue_approves_rejects_and_reassigns(s))
+        }),
+        ("escalated_veto_drafts_expire_unapproved", |s| {
+            Box::pin(escalated_veto_drafts_expire_unapproved(s))
+        }),
+        ("inbox_takes_over_hands_back_and_escalates_overdue", |s| {
+            Box::pin(inbox_takes_over_hands_back_and_escalates_overdue(s))
+        }),
     ]
 }
 
@@ -2474,6 +2483,7 @@ pub async fn reviews_are_recorded_once(store: Arc<dyn Store>) {
             decision: "approved".into(),
             reviewer: "dana".into(),
             edit_distance: Some(0.0),
+            reason: None,
         }
     );
 
@@ -4130,4 +4140,697 @@ pub async fn approval_links_are_single_use(store: Arc<dyn Store>) {
     };
     let err = s.redeem_link(&ctx, &unknown).await.unwrap_err();
     assert!(matches!(err, StoreError::NotFound { .. }), "{err}");
+}
+
+// ── The review queue and the escalation inbox ───────────────────────────
+
+async fn add_person(
+    s: &dyn Store,
+    ctx: &CommandContext,
+    name: &str,
+    role: Role,
+    manager: Option<&str>,
+) {
+    s.add_user(
+        ctx,
+        &NewUser {
+            username: Username::parse(name).unwrap(),
+            display_name: name.into(),
+            email: None,
+            role,
+            manager: manager.map(|m| Username::parse(m).unwrap()),
+        },
+    )
+    .await
+    .unwrap();
+}
+
+/// Queues list undecided drafts oldest window first; approvals queue (or
+/// bring forward) the message in the same transaction; rejections cancel
+/// it; reassignments move the draft; late approvals are refused.
+pub async fn review_queue_approves_rejects_and_reassigns(store: Arc<dyn Store>) {
+    let s = store.as_ref();
+    let w = draft_world(s).await;
+    let now = w.system.now;
+    add_person(s, &w.system, "sam", Role::Rep, None).await;
+    let sam = Username::parse("sam").unwrap();
+    let (_, approval) = sendable_draft(s, &w, "a@acme.example", "needs_approval", None).await;
+    let (veto_contact, veto) = sendable_draft(s, &w, "b@acme.example", "veto_window", None).await;
+    let (auto_contact, auto) = sendable_draft(s, &w, "c@acme.example", "auto_send", None).await;
+    let (_, blocked) = sendable_draft(s, &w, "d@acme.example", "blocked", None).await;
+    let veto_message = s
+        .queue_message(
+            &w.system,
+            &new_message(
+                veto_contact,
+                veto,
+                "veto@northwind.example",
+                now + Duration::hours(2),
+            ),
+        )
+        .await
+        .unwrap();
+
+    let queue =
+        |owner: Option<&Username>, state: QueueState, at: chrono::DateTime<Utc>| QueueFilter {
+            owner: owner.cloned(),
+            state,
+            now: at,
+            limit: 100,
+        };
+    let ids = |items: Vec<QueuedDraft>| {
+        items
+            .into_iter()
+            .map(|i| i.record.draft.id)
+            .collect::<Vec<_>>()
+    };
+    // Oldest window first (veto 2 h, approval 24 h), drafts without one last.
+    assert_eq!(
+        ids(s
+            .review_queue(&queue(Some(&w.dana), QueueState::Pending, now))
+            .await
+            .unwrap()),
+        vec![veto, approval, blocked]
+    );
+    assert_eq!(
+        ids(s
+            .review_queue(&queue(None, QueueState::Pending, now))
+            .await
+            .unwrap()),
+        vec![veto, approval, blocked]
+    );
+    assert!(
+        s.review_queue(&queue(Some(&sam), QueueState::Pending, now))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let shown = s.queued_draft(veto).await.unwrap().unwrap();
+    assert_eq!(shown.owner.as_ref(), Some(&w.dana));
+    assert_eq!(shown.message.as_ref().map(|m| m.id), Some(veto_message.id));
+    assert!(!shown.escalated);
+    assert!(
+        s.queued_draft(handoff_domain::DraftId::new())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // The auto-send draft has no message yet: the drafting stage queues it.
+    assert_eq!(
+        s.unqueued_automatic(10)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.draft.id)
+            .collect::<Vec<_>>(),
+        vec![auto]
+    );
+    s.queue_message(
+        &w.system,
+        &new_message(auto_contact, auto, "auto@northwind.example", now),
+    )
+    .await
+    .unwrap();
+    assert!(s.unqueued_automatic(10).await.unwrap().is_empty());
+
+    // Reassigning moves the draft to another queue, once.
+    let before = ledger_len(s).await;
+    let moved = s.reassign_draft(&w.human, approval, &sam).await.unwrap();
+    assert_eq!(moved.owner.as_ref(), Some(&sam));
+    assert_eq!(moved.assignee.as_ref(), Some(&sam));
+    assert_appended(s, before, &["draft_reassigned"]).await;
+    assert!(matches!(
+        last_entries(s, 1).await[0].event,
+        Event::DraftReassigned { ref from, ref to, .. } if from.as_deref() == Some("dana") && to == "sam"
+    ));
+    assert_eq!(
+        ids(s
+            .review_queue(&queue(Some(&sam), QueueState::Pending, now))
+            .await
+            .unwrap()),
+        vec![approval]
+    );
+    assert_eq!(
+        ids(s
+            .review_queue(&queue(Some(&w.dana), QueueState::Pending, now))
+            .await
+            .unwrap()),
+        vec![veto, blocked]
+    );
+    let before = ledger_len(s).await;
+    let err = s
+        .reassign_draft(&w.human, approval, &sam)
+        .await
+        .unwrap_err();
+    assert!(refused(&err, "already in sam's queue"), "{err}");
+    let err = s
+        .reassign_draft(&w.human, approval, &Username::parse("nobody").unwrap())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound { .. }), "{err}");
+    assert_eq!(ledger_len(s).await, before, "refusals append nothing");
+
+    // An approval after the window closed is refused and changes nothing.
+    let late = w.human.at(now + Duration::hours(25));
+    let sam_review = review(ReviewDecision::Approved, &sam);
+    let err = s
+        .approve_and_queue(
+            &late,
+            approval,
+            &sam_review,
+            &new_message(
+                moved.record.draft.contact_id,
+                approval,
+                "late@northwind.example",
+                late.now,
+            ),
+        )
+        .await
+        .unwrap_err();
+    assert!(refused(&err, "closed at"), "{err}");
+    assert_eq!(ledger_len(s).await, before);
+    // A rejection is not an approval.
+    let err = s
+        .approve_and_queue(
+            &w.human,
+            approval,
+            &review(ReviewDecision::Rejected, &sam),
+            &new_message(
+                moved.record.draft.contact_id,
+                approval,
+                "r@northwind.example",
+                now,
+            ),
+        )
+        .await
+        .unwrap_err();
+    assert!(refused(&err, "reject_draft"), "{err}");
+
+    // In time: the review and its message in one go.
+    let approved = s
+        .approve_and_queue(
+            &w.human,
+            approval,
+            &sam_review,
+            &new_message(
+                moved.record.draft.contact_id,
+                approval,
+                "ok@northwind.example",
+                now,
+            ),
+        )
+        .await
+        .unwrap();
+    assert!(!approved.rescheduled);
+    assert_eq!(approved.record.draft.review_state, "approved");
+    assert_eq!(approved.message.state, "queued");
+    assert_appended(s, before, &["draft_reviewed", "message_queued"]).await;
+    let err = s
+        .reassign_draft(&w.human, approval, &w.dana)
+        .await
+        .unwrap_err();
+    assert!(refused(&err, "already approved"), "{err}");
+
+    // Approving a veto draft brings its queued message forward.
+    let before = ledger_len(s).await;
+    let edited_veto = s
+        .approve_and_queue(
+            &w.human,
+            veto,
+            &review(
+                edited("Month-end close", "Hi Grace, a shorter note. Worth a call?"),
+                &w.dana,
+            ),
+            &new_message(veto_contact, veto, "ignored@northwind.example", now),
+        )
+        .await
+        .unwrap();
+    assert!(edited_veto.rescheduled);
+    assert_eq!(edited_veto.message.id, veto_message.id);
+    assert_eq!(edited_veto.message.scheduled_at, now);
+    assert!(edited_veto.record.edit_distance.unwrap() > 0.0);
+    assert_appended(s, before, &["draft_reviewed", "message_rescheduled"]).await;
+    let claimed = s
+        .claim_messages(&w.system, &message_claim(now, 10, "w"))
+        .await
+        .unwrap();
+    let mut got: Vec<_> = claimed.claimed.iter().map(|c| c.message.draft_id).collect();
+    got.sort();
+    let mut want = vec![approval, veto, auto];
+    want.sort();
+    assert_eq!(got, want, "{claimed:?}");
+    let veto_text = claimed
+        .claimed
+        .iter()
+        .find(|c| c.message.draft_id == veto)
+        .unwrap();
+    assert_eq!(veto_text.body, "Hi Grace, a shorter note. Worth a call?");
+
+    // A rejection needs a reason and cancels the draft's queued message.
+    let (vetoed_contact, vetoed) =
+        sendable_draft(s, &w, "e@acme.example", "veto_window", None).await;
+    let vetoed_message = s
+        .queue_message(
+            &w.system,
+            &new_message(
+                vetoed_contact,
+                vetoed,
+                "vetoed@northwind.example",
+                now + Duration::hours(2),
+            ),
+        )
+        .await
+        .unwrap();
+    let before = ledger_len(s).await;
+    let err = s
+        .reject_draft(&w.human, vetoed, &w.dana, "  ")
+        .await
+        .unwrap_err();
+    assert!(refused(&err, "needs a reason"), "{err}");
+    assert_eq!(ledger_len(s).await, before);
+    let rejected = s
+        .reject_draft(&w.human, vetoed, &w.dana, "wrong person")
+        .await
+        .unwrap();
+    assert_eq!(rejected.draft.review_state, "rejected");
+    assert_appended(s, before, &["draft_reviewed", "message_failed"]).await;
+    let entries = last_entries(s, 2).await;
+    assert!(matches!(
+        &entries[0].event,
+        Event::DraftReviewed { decision, reason: Some(reason), .. } if decision == "rejected" && reason == "wrong person"
+    ));
+    let cancelled = s.get_message(vetoed_message.id).await.unwrap().unwrap();
+    assert_eq!(cancelled.state, "failed");
+    assert!(matches!(
+        cancelled.failure,
+        Some(MessageFailure::Held { hold: HoldReason::DraftRefused { ref reason } }) if reason.contains("wrong person")
+    ));
+    let later = s
+        .claim_messages(&w.system, &message_claim(now + Duration::hours(3), 10, "w"))
+        .await
+        .unwrap();
+    assert!(
+        later.claimed.is_empty() && later.held.is_empty(),
+        "{later:?}"
+    );
+    // A blocked draft is rejected without a message to cancel.
+    let before = ledger_len(s).await;
+    s.reject_draft(&w.human, blocked, &w.dana, "a guarantee")
+        .await
+        .unwrap();
+    assert_appended(s, before, &["draft_reviewed"]).await;
+    assert!(
+        s.review_queue(&queue(Some(&w.dana), QueueState::Pending, now))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // Expired drafts are listed before and after the worker marks them.
+    let (_, unapproved) = sendable_draft(s, &w, "f@acme.example", "needs_approval", None).await;
+    let after_window = now + Duration::hours(25);
+    assert_eq!(
+        ids(s
+            .review_queue(&queue(Some(&w.dana), QueueState::Expired, after_window))
+            .await
+            .unwrap()),
+        vec![unapproved]
+    );
+    assert!(
+        s.review_queue(&queue(Some(&w.dana), QueueState::Expired, now))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let ctx_late = w.system.at(after_window);
+    assert_eq!(
+        s.expire_drafts(&ctx_late, after_window).await.unwrap(),
+        vec![unapproved]
+    );
+    assert_eq!(
+        ids(s
+            .review_queue(&queue(Some(&w.dana), QueueState::Expired, after_window))
+            .await
+            .unwrap()),
+        vec![unapproved]
+    );
+    assert!(
+        s.review_queue(&queue(None, QueueState::Expired, after_window))
+            .await
+            .unwrap()
+            .iter()
+            .all(|d| d.record.sent_at.is_none())
+    );
+}
+
+/// A veto draft whose timer an escalation cancelled needs a person's
+/// approval inside its window, like any other: otherwise it expires.
+pub async fn escalated_veto_drafts_expire_unapproved(store: Arc<dyn Store>) {
+    let s = store.as_ref();
+    let w = draft_world(s).await;
+    let now = w.system.now;
+    let (quiet_contact, quiet) =
+        sendable_draft(s, &w, "quiet@acme.example", "veto_window", None).await;
+    let (loud_contact, loud) =
+        sendable_draft(s, &w, "loud@acme.example", "veto_window", None).await;
+    for (contact, draft, rfc) in [
+        (quiet_contact, quiet, "q@northwind.example"),
+        (loud_contact, loud, "l@northwind.example"),
+    ] {
+        s.queue_message(
+            &w.system,
+            &new_message(contact, draft, rfc, now + Duration::hours(2)),
+        )
+        .await
+        .unwrap();
+    }
+    s.open_escalation(
+        &w.system.at(now + Duration::minutes(5)),
+        &NewEscalation {
+            contact_id: Some(loud_contact),
+            stage: Stage::Engagement,
+            rule_id: "positive-reply".into(),
+            reason: "replied".into(),
+            priority: Priority::High,
+            assignee: Some(w.dana.clone()),
+            due_at: None,
+        },
+    )
+    .await
+    .unwrap();
+    assert!(s.queued_draft(loud).await.unwrap().unwrap().escalated);
+    let end = now + Duration::hours(3);
+    let ctx_end = w.system.at(end);
+    assert_eq!(s.expire_drafts(&ctx_end, end).await.unwrap(), vec![loud]);
+    let got = s
+        .claim_messages(&ctx_end, &message_claim(end, 10, "w"))
+        .await
+        .unwrap();
+    assert_eq!(got.claimed.len(), 1);
+    assert_eq!(got.claimed[0].message.draft_id, quiet);
+    assert_eq!(got.held.len(), 1);
+    assert!(
+        got.held[0].failed,
+        "an expired draft's message fails for good"
+    );
+    assert!(matches!(
+        got.held[0].reason,
+        HoldReason::DraftRefused { .. }
+    ));
+}
+
+/// The inbox lists open tasks most urgent first; take-over and hand-back
+/// move the prospect between AI and a person in one transaction each; the
+/// SLA timer moves an overdue task to the assignee's manager once.
+pub async fn inbox_takes_over_hands_back_and_escalates_overdue(store: Arc<dyn Store>) {
+    let s = store.as_ref();
+    let w = draft_world(s).await;
+    let now = w.system.now;
+    add_person(s, &w.system, "morgan", Role::Manager, None).await;
+    add_person(s, &w.system, "riley", Role::Rep, Some("morgan")).await;
+    add_person(s, &w.system, "sam", Role::Rep, None).await;
+    let (riley, sam, morgan) = (
+        Username::parse("riley").unwrap(),
+        Username::parse("sam").unwrap(),
+        Username::parse("morgan").unwrap(),
+    );
+    let defs: Vec<SequenceDef> = ["one", "two", "three"]
+        .iter()
+        .map(|name| SequenceDef {
+            name: (*name).into(),
+            sequence_type: "cold".into(),
+            steps: json!([{"kind": "email", "day": 0}]),
+            step_count: 1,
+        })
+        .collect();
+    s.sync_sequences(&w.system, &defs).await.unwrap();
+    s.record_verification(&w.system, w.contact, Verdict::Valid)
+        .await
+        .unwrap();
+    let first = s.enroll(&w.system, w.contact, "one", false).await.unwrap();
+    s.enroll(&w.system, w.contact, "two", false).await.unwrap();
+    // An automatic message for the prospect, queued before the take-over.
+    let mut new = new_draft(w.contact, AuthorKind::Ai, Some("cold"));
+    new.enrollment_id = Some(first.id);
+    let early = s.create_draft(&w.system, &new).await.unwrap().id;
+    s.record_evaluation(&w.system, early, &evaluation("auto_send"))
+        .await
+        .unwrap();
+    let early_message = s
+        .queue_message(
+            &w.system,
+            &new_message(w.contact, early, "early@northwind.example", now),
+        )
+        .await
+        .unwrap();
+
+    let task = |contact, priority, assignee: &Username, hours| NewEscalation {
+        contact_id: contact,
+        stage: Stage::Engagement,
+        rule_id: "positive-reply".into(),
+        reason: "replied".into(),
+        priority,
+        assignee: Some(assignee.clone()),
+        due_at: Some(now + Duration::hours(hours)),
+    };
+    let ada_task = s
+        .open_escalation(&w.system, &task(Some(w.contact), Priority::High, &riley, 1))
+        .await
+        .unwrap();
+    let grace = s
+        .add_contact(
+            &w.system,
+            &NewContact {
+                email: email("grace@acme.example"),
+                first_name: "Grace".into(),
+                last_name: "Hopper".into(),
+                title: "VP".into(),
+                account_id: None,
+                owner: Some(sam.clone()),
+            },
+        )
+        .await
+        .unwrap()
+        .id;
+    let signal = json!({"kind": "page_visit", "url": "https://northwind.example/pricing"});
+    let before = ledger_len(s).await;
+    let grace_task = s
+        .open_signalled_escalation(
+            &w.system,
+            &task(Some(grace), Priority::Normal, &sam, 2),
+            &signal,
+        )
+        .await
+        .unwrap();
+    assert_appended(s, before, &["escalation_opened"]).await;
+    let nobody_task = s
+        .open_escalation(&w.system, &task(None, Priority::Low, &sam, 48))
+        .await
+        .unwrap();
+    s.request_approval(
+        &w.system,
+        grace,
+        "one",
+        "strategic-or-executive",
+        "C-suite",
+        Some(&sam),
+    )
+    .await
+    .unwrap();
+
+    let inbox = |assignee: Option<&Username>, overdue_at, include_approvals| InboxFilter {
+        assignee: assignee.cloned(),
+        overdue_at,
+        include_approvals,
+        limit: 100,
+    };
+    let ids = |items: Vec<InboxItem>| {
+        items
+            .into_iter()
+            .map(|i| i.escalation.id)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        ids(s.inbox(&inbox(None, None, false)).await.unwrap()),
+        vec![ada_task.id, grace_task.id, nobody_task.id]
+    );
+    assert_eq!(s.inbox(&inbox(None, None, true)).await.unwrap().len(), 4);
+    assert_eq!(
+        ids(s.inbox(&inbox(Some(&riley), None, false)).await.unwrap()),
+        vec![ada_task.id]
+    );
+    assert_eq!(
+        ids(s
+            .inbox(&inbox(None, Some(now + Duration::minutes(90)), false))
+            .await
+            .unwrap()),
+        vec![ada_task.id]
+    );
+    let item = s.inbox_item(grace_task.id).await.unwrap().unwrap();
+    assert_eq!(item.signal, Some(signal));
+    assert_eq!(item.contact_email, Some(email("grace@acme.example")));
+    assert!(s.inbox_item(EscalationId::new()).await.unwrap().is_none());
+
+    // The SLA timer: nothing is due yet, then both overdue tasks move once.
+    assert!(
+        s.escalate_overdue(&w.system, now + Duration::minutes(30))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let later = now + Duration::hours(3);
+    let before = ledger_len(s).await;
+    let moved = s
+        .escalate_overdue(&w.system.at(later), later)
+        .await
+        .unwrap();
+    assert_eq!(moved.len(), 2, "{moved:?}");
+    assert_eq!(moved[0].escalation_id, ada_task.id);
+    assert_eq!(
+        (moved[0].from.as_ref(), moved[0].to.as_ref()),
+        (Some(&riley), Some(&morgan))
+    );
+    assert_eq!(moved[1].escalation_id, grace_task.id);
+    assert_eq!(
+        (moved[1].from.as_ref(), moved[1].to.as_ref()),
+        (Some(&sam), None)
+    );
+    assert_appended(s, before, &["escalation_overdue", "escalation_overdue"]).await;
+    assert!(
+        s.escalate_overdue(&w.system.at(later), later)
+            .await
+            .unwrap()
+            .is_empty(),
+        "once per task"
+    );
+    let moved_item = s.inbox_item(ada_task.id).await.unwrap().unwrap();
+    assert_eq!(moved_item.escalation.assignee.as_ref(), Some(&morgan));
+    assert_eq!(moved_item.escalated_from.as_ref(), Some(&riley));
+    assert_eq!(moved_item.overdue_at, Some(to_micros(later)));
+    assert_eq!(
+        ids(s.inbox(&inbox(Some(&morgan), None, false)).await.unwrap()),
+        vec![ada_task.id]
+    );
+    assert_eq!(
+        s.inbox_item(grace_task.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .escalation
+            .assignee
+            .as_ref(),
+        Some(&sam),
+        "no manager: it stays where it was"
+    );
+
+    // Take-over: human-owned, automation stopped, the task is the taker's.
+    let before = ledger_len(s).await;
+    let taken = s.take_over(&w.human, ada_task.id, &w.dana).await.unwrap();
+    assert_eq!(taken.enrollments_stopped, 2);
+    assert_eq!(taken.item.taken_by.as_ref(), Some(&w.dana));
+    assert_eq!(taken.item.escalation.assignee.as_ref(), Some(&w.dana));
+    assert_eq!(taken.item.human_owner.as_ref(), Some(&w.dana));
+    assert_appended(
+        s,
+        before,
+        &[
+            "enrollment_stopped",
+            "enrollment_stopped",
+            "prospect_taken_over",
+        ],
+    )
+    .await;
+    assert!(
+        s.list_enrollments(w.contact)
+            .await
+            .unwrap()
+            .iter()
+            .all(|e| e.state
+                == EnrollmentState::Stopped {
+                    reason: StopReason::TakenOver
+                })
+    );
+    let before = ledger_len(s).await;
+    let err = s.take_over(&w.human, ada_task.id, &sam).await.unwrap_err();
+    assert!(refused(&err, "already taken over by dana"), "{err}");
+    let err = s
+        .take_over(&w.human, nobody_task.id, &sam)
+        .await
+        .unwrap_err();
+    assert!(refused(&err, "about no prospect"), "{err}");
+    let err = s
+        .take_over(&w.human, EscalationId::new(), &sam)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound { .. }), "{err}");
+    assert_eq!(ledger_len(s).await, before, "refusals append nothing");
+    // The message queued before the take-over is held for good.
+    let got = s
+        .claim_messages(&w.system, &message_claim(now, 10, "w"))
+        .await
+        .unwrap();
+    assert!(got.claimed.is_empty());
+    assert_eq!(got.held[0].message.id, early_message.id);
+    assert!(got.held[0].failed);
+
+    // Hand-back: AI again, the note in the ledger, the taken task resolved;
+    // the stopped enrolments stay stopped.
+    let err = s
+        .hand_back(&w.human, w.contact, &w.dana, " ")
+        .await
+        .unwrap_err();
+    assert!(refused(&err, "needs a note"), "{err}");
+    let err = s
+        .hand_back(&w.human, grace, &w.dana, "n/a")
+        .await
+        .unwrap_err();
+    assert!(refused(&err, "handled by AI already"), "{err}");
+    let before = ledger_len(s).await;
+    let back = s
+        .hand_back(&w.human, w.contact, &w.dana, "not now; try in Q3")
+        .await
+        .unwrap();
+    assert_eq!(back.resolved, vec![ada_task.id]);
+    assert_eq!(back.still_stopped, 2);
+    assert_appended(s, before, &["prospect_handed_back", "escalation_resolved"]).await;
+    assert!(
+        s.inbox_item(ada_task.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .escalation
+            .resolved_at
+            .is_some()
+    );
+    assert!(
+        s.list_enrollments(w.contact)
+            .await
+            .unwrap()
+            .iter()
+            .all(|e| e.state != EnrollmentState::Active)
+    );
+    // A new enrolment after the hand-back sends again: the take-over no
+    // longer holds the prospect.
+    let third = s
+        .enroll(&w.system, w.contact, "three", false)
+        .await
+        .unwrap();
+    let mut new = new_draft(w.contact, AuthorKind::Ai, Some("cold"));
+    new.enrollment_id = Some(third.id);
+    let fresh = s.create_draft(&w.system, &new).await.unwrap().id;
+    s.record_evaluation(&w.system, fresh, &evaluation("auto_send"))
+        .await
+        .unwrap();
+    s.queue_message(
+        &w.system,
+        &new_message(w.contact, fresh, "fresh@northwind.example", now),
+    )
+    .await
+    .unwrap();
+    let got = s
+        .claim_messages(&w.system, &message_claim(now, 10, "w"))
+        .await
+        .unwrap();
+    assert_eq!(got.claimed.len(), 1, "{got:?}");
+    assert_eq!(got.claimed[0].message.draft_id, fresh);
 }

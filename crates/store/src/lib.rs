@@ -11,6 +11,7 @@ mod error;
 pub mod import_plan;
 mod links;
 pub mod provenance;
+mod review;
 mod sending;
 mod types;
 mod unsubscribe;
@@ -20,6 +21,7 @@ use chrono::{DateTime, Utc};
 
 pub use error::StoreError;
 pub use links::*;
+pub use review::*;
 pub use sending::*;
 pub use types::*;
 pub use unsubscribe::*;
@@ -282,7 +284,9 @@ pub trait Drafts: Send + Sync {
     ) -> StoreResult<DraftRecord>;
     /// Drafts that needed approval and were not approved before their
     /// review window closed (at `now`) become `expired`, each with a
-    /// `draft_expired` entry: they are never sent. Returns their ids.
+    /// `draft_expired` entry: they are never sent. That includes a
+    /// veto-window draft whose timer an escalation cancelled (it needed a
+    /// person's approval from then on). Returns their ids.
     async fn expire_drafts(
         &self,
         ctx: &CommandContext,
@@ -506,6 +510,8 @@ pub trait Store:
     + Approvals
     + Unsubscribes
     + ApprovalLinks
+    + ReviewQueue
+    + Inbox
 {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;

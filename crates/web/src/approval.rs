@@ -105,7 +105,12 @@ pub async fn confirm_page(State(state): State<AppState>, Path(token): Path<Strin
             findings: item
                 .findings
                 .iter()
-                .map(|f| format!("{} ({}): \"{}\" — {}", f.rule_id, f.severity, f.text, f.message))
+                .map(|f| {
+                    format!(
+                        "{} ({}): \"{}\" — {}",
+                        f.rule_id, f.severity, f.text, f.message
+                    )
+                })
                 .collect(),
             approve,
         },
@@ -178,7 +183,9 @@ pub async fn act(
             match send_approval::reject(store, &ctx, link.draft, &link.reviewer, &reason).await {
                 Ok(_) => (
                     "Rejected".to_string(),
-                    format!("The draft will never be sent. Your reason is kept with it: \"{reason}\"."),
+                    format!(
+                        "The draft will never be sent. Your reason is kept with it: \"{reason}\"."
+                    ),
                 ),
                 Err(e) => return refused(&state, e),
             }

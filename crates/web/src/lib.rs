@@ -74,10 +74,16 @@ impl AppState {
 /// `https://example.com/handoff`), under that path too: a reverse proxy may
 /// pass the prefix on or strip it.
 pub fn router(state: AppState) -> Router {
-    let routes = Router::new().route("/healthz", get(health)).route(
-        "/u/{token}",
-        get(unsubscribe::confirm_page).post(unsubscribe::unsubscribe),
-    );
+    let routes = Router::new()
+        .route("/healthz", get(health))
+        .route(
+            "/u/{token}",
+            get(unsubscribe::confirm_page).post(unsubscribe::unsubscribe),
+        )
+        .route(
+            "/a/{token}",
+            get(approval::confirm_page).post(approval::act),
+        );
     let prefix = state
         .config
         .public_url

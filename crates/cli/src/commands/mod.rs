@@ -10,6 +10,7 @@ pub mod doctor;
 pub mod draft;
 pub mod enroll;
 pub mod import;
+pub mod inbox;
 pub mod init;
 pub mod jobs;
 pub mod ledger;

@@ -173,3 +173,100 @@ fn serve_sends_serves_unsubscribes_and_stops_on_sigterm() {
     };
     assert!(status.success(), "handoff serve exited with {status}");
 }
+
+/// The link's path on the serving process (links carry the public URL).
+fn on_server(server: &Serving, link: &str, marker: &str) -> String {
+    format!("{}{}", server.base, &link[link.find(marker).unwrap()..])
+}
+
+#[test]
+fn approval_links_act_once_as_the_reviewer_through_serve() {
+    let dir = tempfile::tempdir().unwrap();
+    ok(command(dir.path(), &["quickstart"])
+        .env("HANDOFF_USER", "dana")
+        .output()
+        .unwrap());
+    let ws = dir.path().join("handoff-demo");
+    let out = ok(command(
+        &ws,
+        &["ledger", "tail", "--kind", "draft_created", "--json"],
+    )
+    .output()
+    .unwrap());
+    let drafts: Vec<String> = out
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v["event"]["draft_id"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert!(drafts.len() >= 2, "{out}");
+    let server = serve(&ws);
+    let links = |draft: &str| -> serde_json::Value {
+        serde_json::from_str(&ok(handoff(&ws, &["queue", "links", draft, "--json"]))).unwrap()
+    };
+
+    let first = links(&drafts[0]);
+    assert_eq!(first["reviewer"], "dana");
+    let approve = on_server(&server, first["approve"].as_str().unwrap(), "/a/");
+    let (status, page) = get(&approve);
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Approve this draft?"), "{page}");
+    assert!(page.contains("Approve and send"), "{page}");
+    // Opening the page approved nothing.
+    let shown = ok(handoff(&ws, &["queue", "show", &drafts[0], "--json"]));
+    assert!(!shown.contains("\"approved\""), "{shown}");
+
+    let (status, done) = http("POST", &approve, "");
+    assert_eq!(status, 200, "{done}");
+    assert!(done.contains("Approved"), "{done}");
+    let (status, again) = http("POST", &approve, "");
+    assert_eq!(status, 409, "{again}");
+    assert!(again.contains("already used"), "{again}");
+    let used = ok(handoff(
+        &ws,
+        &["ledger", "tail", "--kind", "approval_link_used", "--json"],
+    ));
+    assert_eq!(used.lines().count(), 1, "{used}");
+    let approved = ok(handoff(
+        &ws,
+        &["ledger", "tail", "--kind", "draft_reviewed", "--json"],
+    ));
+    assert!(
+        approved.contains("\"human\"") && approved.contains("dana"),
+        "{approved}"
+    );
+
+    // A reject link, with the reviewer's reason.
+    let second = links(&drafts[1]);
+    let reject = on_server(&server, second["reject"].as_str().unwrap(), "/a/");
+    let (status, page) = get(&reject);
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Reject this draft?"), "{page}");
+    let (status, done) = http("POST", &reject, "reason=Wrong+persona+for+this+account");
+    assert_eq!(status, 200, "{done}");
+    assert!(done.contains("Wrong persona for this account"), "{done}");
+    // Its approve link now has nothing left to approve.
+    let late = on_server(&server, second["approve"].as_str().unwrap(), "/a/");
+    let (status, refused) = http("POST", &late, "");
+    assert_eq!(status, 409, "{refused}");
+    assert!(refused.contains("Nothing was changed"), "{refused}");
+
+    // A tampered link does nothing.
+    let mut forged = approve.clone();
+    let last = forged.pop().unwrap();
+    forged.push(if last == '0' { '1' } else { '0' });
+    let (status, page) = http("POST", &forged, "");
+    assert_eq!(status, 404, "{page}");
+
+    // The serving sender sends the approved message.
+    let outbox = ws.join("outbox");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::fs::read_dir(&outbox).map(|d| d.count()).unwrap_or(0) == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the approved message was not sent"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
