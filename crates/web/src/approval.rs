@@ -17,8 +17,12 @@ use handoff_store::{CommandContext, LinkUse, Redeemed};
 use crate::pages::{ApprovalConfirm, ApprovalDone, mask_address, problem, render};
 use crate::{AppState, WebError};
 
-fn link_of(state: &AppState, token: &str) -> Result<ApprovalLink, Response> {
-    ApprovalLink::verify(&state.config.link_key, token, Utc::now()).map_err(|e| match e {
+fn link_of(state: &AppState, token: &str) -> Result<ApprovalLink, LinkError> {
+    ApprovalLink::verify(&state.config.link_key, token, Utc::now())
+}
+
+fn link_error_page(state: &AppState, error: LinkError) -> Response {
+    match error {
         LinkError::Invalid => problem(
             &state.config,
             StatusCode::NOT_FOUND,
@@ -34,7 +38,7 @@ fn link_of(state: &AppState, token: &str) -> Result<ApprovalLink, Response> {
                 at.format("%Y-%m-%d %H:%M")
             ),
         ),
-    })
+    }
 }
 
 fn used_page(state: &AppState, used: &LinkUse) -> Response {
@@ -54,7 +58,7 @@ fn used_page(state: &AppState, used: &LinkUse) -> Response {
 pub async fn confirm_page(State(state): State<AppState>, Path(token): Path<String>) -> Response {
     let link = match link_of(&state, &token) {
         Ok(link) => link,
-        Err(page) => return page,
+        Err(e) => return link_error_page(&state, e),
     };
     let result = async {
         if let Some(used) = state.store.link_use(&link.nonce).await? {
@@ -124,7 +128,7 @@ pub async fn act(
 ) -> Response {
     let link = match link_of(&state, &token) {
         Ok(link) => link,
-        Err(page) => return page,
+        Err(e) => return link_error_page(&state, e),
     };
     let reason = url::form_urlencoded::parse(&body)
         .find(|(key, _)| key == "reason")
