@@ -28,6 +28,9 @@ pub enum Cmd {
     /// Template drafts/s vs a mail-merge; openai drafts/s vs the endpoint
     /// ceiling; model tokens per contact with research reuse vs per contact.
     Draft(super::bench_draft::DraftCmd),
+    /// Sends/s through claim + checks + MIME + DKIM + SMTP vs a bare lettre
+    /// loop to the same server; the file outbox's rate.
+    Send(super::bench_send::SendCmd),
 }
 
 #[derive(Debug, Args)]
@@ -64,6 +67,7 @@ impl Cmd {
             Cmd::Import(cmd) => cmd.run().await,
             Cmd::Policy(cmd) => cmd.run().await,
             Cmd::Draft(cmd) => cmd.run().await,
+            Cmd::Send(cmd) => cmd.run().await,
         }
     }
 }

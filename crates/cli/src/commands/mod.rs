@@ -4,6 +4,7 @@ pub mod bench;
 pub mod bench_draft;
 pub mod bench_import;
 pub mod bench_policy;
+pub mod bench_send;
 pub mod config;
 pub mod contacts;
 pub mod doctor;
