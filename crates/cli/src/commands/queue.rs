@@ -548,7 +548,13 @@ fn print_grounding(grounding: &Value) {
         return;
     }
     for s in &sentences {
-        let text = s.get("text").and_then(Value::as_str).unwrap_or("");
+        let text = s
+            .get("text")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
         let sources: Vec<&str> = s
             .get("sources")
             .and_then(Value::as_array)
