@@ -265,7 +265,7 @@ async fn list(session: &Session, cmd: ListCmd) -> Result<ExitCode> {
             Some(d)
                 if record.verdict.as_deref() == Some("veto_window") && !item.queued.escalated =>
             {
-                format!("{} (sends then)", relative(d, now))
+                format!("{} ({}, sends then)", when(d), relative(d, now))
             }
             Some(d) => format!("{} ({})", when(d), relative(d, now)),
             None => "no window".into(),
