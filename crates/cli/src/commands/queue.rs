@@ -650,11 +650,17 @@ async fn approve(session: &Session, cmd: ApproveCmd) -> Result<ExitCode> {
             for a in &report.approved {
                 println!("{}", approval_line(a.record.draft.id, a));
             }
-            for (draft, why) in &report.skipped {
-                println!("Left for a person: draft {draft}: {why}.");
+            for left in &report.skipped {
+                println!(
+                    "Left for a person: draft {}: {}.",
+                    left.draft_id, left.reason
+                );
             }
-            for (draft, why) in &report.refused {
-                println!("Not approved: draft {draft}: {why}");
+            for refused in &report.refused {
+                println!(
+                    "Not approved: draft {}: {}",
+                    refused.draft_id, refused.reason
+                );
             }
             println!(
                 "{} approved, {} left for a person, {} refused.",

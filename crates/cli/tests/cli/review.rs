@@ -244,6 +244,15 @@ fn the_queue_lists_shows_edits_rejects_reassigns_and_bulk_approves() {
     assert_eq!(sams.as_array().unwrap().len(), 1);
     assert_eq!(sams[0]["id"].as_str().unwrap(), drafts[2]);
 
+    // Only a known user approves.
+    let stranger = as_user(ws, "tester", &["queue", "approve", &drafts[4]]);
+    assert!(!stranger.status.success());
+    assert!(
+        stderr(&stranger).contains("there is no user named `tester`"),
+        "{}",
+        stderr(&stranger)
+    );
+
     // Bulk approval takes the clean drafts of dana's queue, not sam's.
     let bulk = json(as_user(
         ws,
