@@ -33,7 +33,8 @@ impl From<StoreError> for InboxError {
             StoreError::Refused { reason } => InboxError::Refused(reason),
             StoreError::NotFound { what } if what.starts_with("a user named") => {
                 InboxError::Refused(format!(
-                    "there is no {what}: add them with `handoff users add`"
+                    "there is no {}: add them with `handoff users add`",
+                    what.trim_start_matches("a ")
                 ))
             }
             other => InboxError::Store(other),

@@ -64,7 +64,8 @@ impl From<StoreError> for ReviewError {
             }
             StoreError::NotFound { what } if what.starts_with("a user named") => {
                 ReviewError::Refused(format!(
-                    "there is no {what}: add them with `handoff users add`"
+                    "there is no {}: add them with `handoff users add`",
+                    what.trim_start_matches("a ")
                 ))
             }
             other => ReviewError::Store(other),
@@ -469,14 +470,21 @@ pub enum BulkFilter {
     Clean,
 }
 
+/// A draft a bulk approval did not approve, and why.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NotApproved {
+    pub draft_id: DraftId,
+    pub reason: String,
+}
+
 /// What a bulk approval did, draft by draft.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct BulkReport {
     pub approved: Vec<Approval>,
-    /// Left for a person, with why.
-    pub skipped: Vec<(DraftId, String)>,
+    /// Left for a person.
+    pub skipped: Vec<NotApproved>,
     /// Clean, but the store refused (decided meanwhile, window closed).
-    pub refused: Vec<(DraftId, String)>,
+    pub refused: Vec<NotApproved>,
 }
 
 /// Approves every draft of `owner`'s queue that `filter` takes, each in its
@@ -494,12 +502,18 @@ pub async fn bulk_approve(
     for item in items {
         let BulkFilter::Clean = filter;
         if let Some(why) = item.not_clean(ctx.now) {
-            report.skipped.push((item.id(), why));
+            report.skipped.push(NotApproved {
+                draft_id: item.id(),
+                reason: why,
+            });
             continue;
         }
         match approve(store, ctx, item.id(), reviewer, mailbox).await {
             Ok(approval) => report.approved.push(approval),
-            Err(ReviewError::Refused(why)) => report.refused.push((item.id(), why)),
+            Err(ReviewError::Refused(why)) => report.refused.push(NotApproved {
+                draft_id: item.id(),
+                reason: why,
+            }),
             Err(e) => return Err(e),
         }
     }

@@ -36,6 +36,18 @@ fn verdicts() -> Vec<String> {
     REVIEW_VERDICTS.iter().map(|v| v.to_string()).collect()
 }
 
+/// Locks the draft's live message row, if it has one, before the draft's
+/// own row is locked: claims lock messages first and drafts second, so a
+/// review taking them in the same order never deadlocks with a claim.
+async fn lock_live_message(conn: &mut PgConnection, draft: DraftId) -> StoreResult<()> {
+    sqlx::query("SELECT 1 FROM messages WHERE draft_id = $1 AND state <> 'failed' FOR UPDATE")
+        .bind(draft.as_uuid())
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db_err)?;
+    Ok(())
+}
+
 /// The draft's live (not failed) message, if any.
 async fn live_message(conn: &mut PgConnection, draft: DraftId) -> StoreResult<Option<Message>> {
     let row = sqlx::query("SELECT * FROM messages WHERE draft_id = $1 AND state <> 'failed'")
@@ -146,6 +158,7 @@ impl ReviewQueue for PostgresStore {
             return Err(refuse_rejection_as_approval(draft));
         }
         let mut tx = self.begin_tx().await?;
+        lock_live_message(&mut tx, draft).await?;
         let record = review_in(&mut tx, ctx, draft, review, None).await?;
         let approval = match live_message(&mut tx, draft).await? {
             None => Approval {
@@ -215,6 +228,7 @@ impl ReviewQueue for PostgresStore {
             reviewer: reviewer.clone(),
         };
         let mut tx = self.begin_tx().await?;
+        lock_live_message(&mut tx, draft).await?;
         let record = review_in(&mut tx, ctx, draft, &review, Some(&reason)).await?;
         if let Some(queued) = live_message(&mut tx, draft)
             .await?

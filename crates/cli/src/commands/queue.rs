@@ -276,7 +276,7 @@ async fn list(session: &Session, cmd: ListCmd) -> Result<ExitCode> {
             Some(d)
                 if record.verdict.as_deref() == Some("veto_window") && !item.queued.escalated =>
             {
-                format!("{} (sends then)", relative(d, now))
+                format!("{} ({}, sends then)", when(d), relative(d, now))
             }
             Some(d) => format!("{} ({})", when(d), relative(d, now)),
             None => "no window".into(),
@@ -559,7 +559,13 @@ fn print_grounding(grounding: &Value) {
         return;
     }
     for s in &sentences {
-        let text = s.get("text").and_then(Value::as_str).unwrap_or("");
+        let text = s
+            .get("text")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
         let sources: Vec<&str> = s
             .get("sources")
             .and_then(Value::as_array)
@@ -655,11 +661,17 @@ async fn approve(session: &Session, cmd: ApproveCmd) -> Result<ExitCode> {
             for a in &report.approved {
                 println!("{}", approval_line(a.record.draft.id, a));
             }
-            for (draft, why) in &report.skipped {
-                println!("Left for a person: draft {draft}: {why}.");
+            for left in &report.skipped {
+                println!(
+                    "Left for a person: draft {}: {}.",
+                    left.draft_id, left.reason
+                );
             }
-            for (draft, why) in &report.refused {
-                println!("Not approved: draft {draft}: {why}");
+            for refused in &report.refused {
+                println!(
+                    "Not approved: draft {}: {}",
+                    refused.draft_id, refused.reason
+                );
             }
             println!(
                 "{} approved, {} left for a person, {} refused.",

@@ -198,6 +198,9 @@ impl Cmd {
         println!(
             "  handoff ai prompt --contact tom.becker@ledgerly.io  # exactly what a model would be shown"
         );
+        println!(
+            "  HANDOFF_USER=dana handoff queue list  # the drafts waiting for dana's approval (queue show ID, approve, edit, reject)"
+        );
         println!("  handoff policy explain DRAFT_ID       # why a draft landed where it did");
         println!(
             "  handoff ledger tail                   # everything that happened, and under which policy"

@@ -222,3 +222,204 @@ fn every_state_changing_command_appends_to_the_ledger() {
     assert_eq!(before_state, state_digest(&db));
     assert_eq!(before, ledger_len(&db));
 }
+
+/// The review queue's and the inbox's commands, on the quickstart's
+/// workspace (eight drafts in dana's queue): each that changes state
+/// appends exactly its entries; reads and refusals change nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn review_and_inbox_commands_append_to_the_ledger() {
+    use std::os::unix::fs::PermissionsExt;
+
+    use handoff_domain::escalation::{Priority, Stage};
+    use handoff_domain::{Actor, EmailAddress};
+    use handoff_store::{CommandContext, Contacts, Escalations, NewEscalation};
+    use handoff_store_sqlite::{Durability, SqliteStore};
+
+    let dir = tempfile::tempdir().unwrap();
+    ok(command(dir.path(), &["quickstart"])
+        .env("HANDOFF_USER", "dana")
+        .output()
+        .unwrap());
+    let ws = dir.path().join("handoff-demo");
+    let db = ws.join("handoff.db");
+    let editor = ws.join("edit.sh");
+    std::fs::write(
+        &editor,
+        "#!/bin/sh\nsed -i 's/next week/on Tuesday/' \"$1\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&editor, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let run = |args: &[&str]| {
+        command(&ws, args)
+            .env("HANDOFF_USER", "dana")
+            .env_remove("VISUAL")
+            .env("EDITOR", &editor)
+            .output()
+            .unwrap()
+    };
+    let drafts: Vec<String> =
+        serde_json::from_str::<serde_json::Value>(&ok(run(&["queue", "list", "--json"])))
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["id"].as_str().unwrap().to_string())
+            .collect();
+    assert_eq!(drafts.len(), 8);
+    ok(run(&["users", "add", "morgan", "--role", "manager"]));
+    ok(run(&["users", "add", "sam", "--manager", "morgan"]));
+
+    // Two tasks for the inbox, one overdue, as the engagement stage opens them.
+    let store = SqliteStore::open(&db, Durability::Normal).unwrap();
+    let contact = |email: &str| {
+        let store = &store;
+        let email = EmailAddress::parse(email).unwrap();
+        async move {
+            store
+                .find_contact_by_email(&email)
+                .await
+                .unwrap()
+                .unwrap()
+                .id
+        }
+    };
+    let (tom, amara) = (
+        contact("tom.becker@ledgerly.io").await,
+        contact("amara@northgate.dev").await,
+    );
+    let ctx = CommandContext::new(Actor::system("engagement"), None);
+    let task = |contact, hours| NewEscalation {
+        contact_id: Some(contact),
+        stage: Stage::Engagement,
+        rule_id: "positive-reply".into(),
+        reason: "replied".into(),
+        priority: Priority::High,
+        assignee: Some(handoff_domain::users::Username::parse("sam").unwrap()),
+        due_at: Some(chrono::Utc::now() + chrono::Duration::hours(hours)),
+    };
+    let take_id = store
+        .open_escalation(&ctx, &task(tom, 8))
+        .await
+        .unwrap()
+        .id
+        .to_string();
+    let overdue_id = store
+        .open_escalation(&ctx, &task(amara, -1))
+        .await
+        .unwrap()
+        .id
+        .to_string();
+    drop(store);
+
+    let steps: Vec<(Vec<&str>, Vec<&str>)> = vec![
+        (
+            vec!["queue", "reassign", &drafts[0], "--to", "sam"],
+            vec!["draft_reassigned"],
+        ),
+        (
+            vec!["queue", "reject", &drafts[1], "--reason", "wrong person"],
+            vec!["draft_reviewed"],
+        ),
+        (
+            vec!["queue", "edit", &drafts[2]],
+            vec!["draft_reviewed", "message_queued"],
+        ),
+        (
+            vec!["queue", "approve", &drafts[3]],
+            vec!["draft_reviewed", "message_queued"],
+        ),
+        (
+            vec!["queue", "approve", "--all-clean"],
+            ["draft_reviewed", "message_queued"].repeat(4),
+        ),
+        (
+            vec!["inbox", "take", &take_id],
+            vec!["enrollment_stopped", "prospect_taken_over"],
+        ),
+        (
+            vec!["inbox", "hand-back", &take_id, "--note", "not now"],
+            vec!["prospect_handed_back", "escalation_resolved"],
+        ),
+        (
+            vec!["worker", "--once", "--no-drafting"],
+            vec!["escalation_overdue"],
+        ),
+        (
+            vec![
+                "inbox",
+                "resolve",
+                &overdue_id,
+                "--resolution",
+                "called back",
+            ],
+            vec!["escalation_resolved"],
+        ),
+    ];
+    for (args, kinds) in &steps {
+        let before_state = state_digest(&db);
+        let before = ledger_len(&db);
+        ok(run(args));
+        assert_ne!(
+            before_state,
+            state_digest(&db),
+            "{args:?} should change state"
+        );
+        assert_eq!(
+            ledger_len(&db) - before,
+            kinds.len() as i64,
+            "{args:?} appends {kinds:?}"
+        );
+        let tail = ok(run(&[
+            "ledger",
+            "tail",
+            "--json",
+            "-n",
+            &kinds.len().to_string(),
+        ]));
+        let mut got: Vec<String> = tail
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["kind"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        let mut want: Vec<String> = kinds.iter().map(|k| k.to_string()).collect();
+        got.sort();
+        want.sort();
+        assert_eq!(got, want, "{args:?}");
+    }
+
+    // Reads and refusals change nothing and append nothing.
+    for args in [
+        vec!["queue", "list"],
+        vec!["queue", "list", "--all", "--expired"],
+        vec!["queue", "show", &drafts[0]],
+        vec!["inbox", "list"],
+        vec!["inbox", "list", "--overdue", "--approvals"],
+        vec!["queue", "approve", &drafts[1]],
+        vec!["queue", "reject", &drafts[2], "--reason", "too late"],
+        vec!["queue", "reassign", &drafts[2], "--to", "sam"],
+        vec!["queue", "edit", &drafts[3]],
+        vec!["inbox", "take", &take_id],
+        vec![
+            "inbox",
+            "hand-back",
+            "tom.becker@ledgerly.io",
+            "--note",
+            "again",
+        ],
+        vec!["inbox", "resolve", &overdue_id, "--resolution", "again"],
+    ] {
+        let before_state = state_digest(&db);
+        let before = ledger_len(&db);
+        let _ = run(&args);
+        assert_eq!(
+            before_state,
+            state_digest(&db),
+            "{args:?} must not change state"
+        );
+        assert_eq!(before, ledger_len(&db), "{args:?} must not append");
+    }
+}
