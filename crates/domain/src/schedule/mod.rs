@@ -257,6 +257,46 @@ pub struct SendPolicy {
 }
 
 impl SendPolicy {
+    /// The playbook's `[[mailbox]]` blocks, `[sending]` and workspace zone.
+    pub fn from_playbook(playbook: &crate::playbook::Playbook) -> Self {
+        let weekday = |day: crate::playbook::Weekday| {
+            use crate::playbook::Weekday as W;
+            match day {
+                W::Mon => Weekday::Mon,
+                W::Tue => Weekday::Tue,
+                W::Wed => Weekday::Wed,
+                W::Thu => Weekday::Thu,
+                W::Fri => Weekday::Fri,
+                W::Sat => Weekday::Sat,
+                W::Sun => Weekday::Sun,
+            }
+        };
+        let sending = &playbook.sending;
+        Self {
+            time_zone: playbook.workspace.time_zone.clone(),
+            mailboxes: playbook
+                .mailboxes
+                .iter()
+                .map(|m| MailboxRules {
+                    address: m.address.as_str().to_string(),
+                    owner: m.owner.as_str().to_string(),
+                    daily_cap: m.daily_cap,
+                    min_spacing_secs: m.min_spacing.as_secs(),
+                    window: Window {
+                        days: m.send_window.days.iter().copied().map(weekday).collect(),
+                        from_minute: m.send_window.from.minutes_after_midnight(),
+                        to_minute: m.send_window.to.minutes_after_midnight(),
+                    },
+                    warmup: m.warmup,
+                })
+                .collect(),
+            contact_gap_business_days: sending.contact_gap_days,
+            holidays: sending.holidays,
+            extra_holidays: sending.extra_holidays.clone(),
+            breaker: sending.circuit_breaker.clone(),
+        }
+    }
+
     /// The workspace zone; UTC if the stored name is not a zone.
     pub fn zone(&self) -> Tz {
         self.time_zone.parse().unwrap_or(chrono_tz::UTC)

@@ -99,14 +99,14 @@ pub fn locate(
     workspace_zone: Tz,
 ) -> Location {
     let country = country.and_then(Country::parse);
-    if let Some(city) = city.filter(|c| !c.trim().is_empty()) {
-        if let Some((zone, found)) = zone_of_place(city, country) {
-            return Location {
-                zone,
-                country: Some(found),
-                source: ZoneSource::ContactCity,
-            };
-        }
+    if let Some(city) = city.filter(|c| !c.trim().is_empty())
+        && let Some((zone, found)) = zone_of_place(city, country)
+    {
+        return Location {
+            zone,
+            country: Some(found),
+            source: ZoneSource::ContactCity,
+        };
     }
     if let Some(country) = country
         && let Some(zone) = country.default_zone()
