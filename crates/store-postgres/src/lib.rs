@@ -8,6 +8,7 @@ mod jobs;
 mod prospects;
 mod research;
 mod rows;
+mod scheduling;
 mod sending;
 mod workflow;
 
@@ -36,6 +37,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/0002_drafting.sql"),
     ),
     (3, "sending", include_str!("../migrations/0003_sending.sql")),
+    (
+        4,
+        "scheduling",
+        include_str!("../migrations/0004_scheduling.sql"),
+    ),
 ];
 /// Serialises migrations across processes (an arbitrary constant: "handoff").
 const MIGRATION_LOCK: i64 = 0x68616e646f6666;

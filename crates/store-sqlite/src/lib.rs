@@ -14,6 +14,7 @@ mod migrate;
 mod prospects;
 mod research;
 mod rows;
+mod scheduling;
 mod sending;
 mod workflow;
 

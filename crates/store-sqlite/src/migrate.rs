@@ -22,6 +22,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/0002_drafting.sql"),
     ),
     (3, "sending", include_str!("../migrations/0003_sending.sql")),
+    (
+        4,
+        "scheduling",
+        include_str!("../migrations/0004_scheduling.sql"),
+    ),
 ];
 
 pub(crate) fn binary_version() -> i64 {

@@ -10,6 +10,7 @@ pub mod conformance;
 mod error;
 pub mod import_plan;
 pub mod provenance;
+mod scheduling;
 mod sending;
 mod types;
 
@@ -17,6 +18,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 pub use error::StoreError;
+pub use scheduling::*;
 pub use sending::*;
 pub use types::*;
 
@@ -500,6 +502,7 @@ pub trait Store:
     + Escalations
     + Prospects
     + Approvals
+    + Scheduling
 {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
