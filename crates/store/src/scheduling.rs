@@ -129,7 +129,12 @@ pub fn plan(
     }
     match soonest {
         Some((until, why)) => Plan::Hold(HoldReason::Paced {
-            waits: why.iter().map(|w| w.kind().to_string()).collect(),
+            waits: why.iter().fold(Vec::new(), |mut kinds, wait| {
+                if !kinds.iter().any(|k: &String| k == wait.kind()) {
+                    kinds.push(wait.kind().to_string());
+                }
+                kinds
+            }),
             reason: schedule::describe_hold(&why, until, &recipient),
             until: crate::to_micros(until),
         }),

@@ -7,11 +7,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
-use chrono::{DateTime, Utc};
 use clap::Args;
 use secrecy::ExposeSecret;
 
 use handoff_domain::playbook::Playbook;
+use handoff_domain::schedule::SendPolicy;
 use handoff_engine::sending::{SendConfig, SendLine, SendReport, Sender, Transports};
 use handoff_mail::outbound::{FileOutbox, SmtpConfig, SmtpCredentials, SmtpTransport};
 use handoff_store::Store;
@@ -69,19 +69,7 @@ impl Cmd {
                 "say what to do: `handoff send --due` sends every message that is due, `handoff send --in-doubt` lists those a person must check"
             );
         }
-        let at = self
-            .at
-            .as_deref()
-            .map(|raw| {
-                DateTime::parse_from_rfc3339(raw)
-                    .map(|t| t.with_timezone(&Utc))
-                    .with_context(|| {
-                        format!(
-                            "--at {raw} is not an RFC 3339 time; write e.g. 2026-03-02T09:00:00Z"
-                        )
-                    })
-            })
-            .transpose()?;
+        let at = super::mailboxes::parse_at(self.at.as_deref())?;
         let settings = Settings::load(global)?;
         let playbook = super::load_playbook(&settings.playbook_path)?;
         let store = store::open(&settings, Migrate::OnOpen).await?;
@@ -113,7 +101,8 @@ impl Cmd {
                 public_url,
                 unsubscribe_key: key,
             },
-        );
+        )
+        .with_policy(SendPolicy::from_playbook(&playbook));
         let report = sender.run_once(at).await?;
         if self.json {
             crate::output::print_json(&report)?;
@@ -232,7 +221,10 @@ fn print_report(report: &SendReport, outbox: &Path) {
         }
     };
     section("Sent", &report.sent);
-    section("Held", &report.held);
+    section(
+        "Held (the reason, and when it is looked at again)",
+        &report.held,
+    );
     section("Deferred", &report.deferred);
     section("Failed", &report.failed);
     section(

@@ -9,6 +9,7 @@ mod drafting;
 mod governance;
 mod ledger_invariant;
 mod policy_check;
+mod scheduling;
 mod sending;
 mod workers;
 mod workspace;
