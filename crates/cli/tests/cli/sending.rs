@@ -39,9 +39,11 @@ impl Drop for Running {
 fn use_smtp(dir: &Path, port: u16) {
     let path = dir.join("handoff.toml");
     let text = std::fs::read_to_string(&path).unwrap();
+    // The block itself, not the comment above it that names it.
     let start = text
-        .find("[[mailbox]]")
-        .expect("the default playbook has a mailbox");
+        .find("\n[[mailbox]]")
+        .expect("the default playbook has a mailbox")
+        + 1;
     let end = text.find("# ── Model").expect("the model section follows");
     let mut mailboxes = String::new();
     for name in ["dana", "dana.b", "dana.c", "dana.d", "dana.e"] {
