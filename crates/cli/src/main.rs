@@ -96,6 +96,12 @@ enum Command {
     /// Measure handoff against a baseline in the same run.
     #[command(subcommand)]
     Bench(commands::bench::Cmd),
+    /// Sending mailboxes: caps, sends today, warm-up, circuit breakers.
+    #[command(subcommand)]
+    Mailboxes(commands::mailboxes::Cmd),
+    /// Sequences: resume one its circuit breaker paused.
+    #[command(subcommand)]
+    Sequences(commands::sequences::Cmd),
 }
 
 fn main() -> ExitCode {
@@ -139,6 +145,8 @@ fn main() -> ExitCode {
             Command::Users(cmd) => cmd.run(&global).await,
             Command::Config(cmd) => cmd.run(&global).await,
             Command::Bench(cmd) => cmd.run(&global).await,
+            Command::Mailboxes(cmd) => cmd.run(&global).await,
+            Command::Sequences(cmd) => cmd.run(&global).await,
         }
     });
     match result {

@@ -442,6 +442,37 @@ pub enum Event {
         run: String,
         seq: u64,
     },
+
+    // ── The scheduler and its circuit breakers ──
+    /// The playbook's sending rules (mailboxes, caps, windows, breakers)
+    /// as every sender on this database now applies them.
+    SendPolicyRecorded {
+        mailboxes: Vec<String>,
+        /// First 16 hex digits of a SHA-256 of the recorded rules.
+        fingerprint: String,
+    },
+    /// A first touch goes out from another of its owner's mailboxes (the
+    /// one that could send soonest).
+    MessageRerouted {
+        message_id: MessageId,
+        contact_id: ContactId,
+        from_mailbox: String,
+        to_mailbox: String,
+    },
+    /// A circuit breaker paused a mailbox or a sequence: its messages stay
+    /// queued until a person resumes it.
+    SendingPaused {
+        /// `mailbox` or `sequence`.
+        scope: String,
+        name: String,
+        reason: String,
+    },
+    /// A person resumed a paused mailbox or sequence.
+    SendingResumed {
+        scope: String,
+        name: String,
+        reason: String,
+    },
 }
 
 /// The ids an event is about, stored in their own columns so the ledger can
@@ -509,6 +540,10 @@ impl Event {
             Event::ProspectTakenOver { .. } => "prospect_taken_over",
             Event::ProspectHandedBack { .. } => "prospect_handed_back",
             Event::EscalationOverdue { .. } => "escalation_overdue",
+            Event::SendPolicyRecorded { .. } => "send_policy_recorded",
+            Event::MessageRerouted { .. } => "message_rerouted",
+            Event::SendingPaused { .. } => "sending_paused",
+            Event::SendingResumed { .. } => "sending_resumed",
         }
     }
 
@@ -567,7 +602,8 @@ impl Event {
             | Event::MessageSent { contact_id, .. }
             | Event::MessageFailed { contact_id, .. }
             | Event::MessageDeferred { contact_id, .. }
-            | Event::MessageInDoubt { contact_id, .. } => Subjects {
+            | Event::MessageInDoubt { contact_id, .. }
+            | Event::MessageRerouted { contact_id, .. } => Subjects {
                 contact_id: Some(*contact_id),
                 ..Subjects::default()
             },
@@ -604,7 +640,10 @@ impl Event {
             | Event::ImportStarted { .. }
             | Event::ImportFinished { .. }
             | Event::ContactsImported { .. }
-            | Event::BenchmarkProbe { .. } => Subjects::default(),
+            | Event::BenchmarkProbe { .. }
+            | Event::SendPolicyRecorded { .. }
+            | Event::SendingPaused { .. }
+            | Event::SendingResumed { .. } => Subjects::default(),
         }
     }
 
@@ -876,6 +915,34 @@ impl Event {
                     (None, None) => "nobody is assigned to it".to_string(),
                 }
             ),
+            Event::SendPolicyRecorded {
+                mailboxes,
+                fingerprint,
+            } => format!(
+                "sending rules {fingerprint} recorded for {}",
+                if mailboxes.is_empty() {
+                    "no mailbox".to_string()
+                } else {
+                    mailboxes.join(", ")
+                }
+            ),
+            Event::MessageRerouted {
+                from_mailbox,
+                to_mailbox,
+                ..
+            } => format!(
+                "first email moved from {from_mailbox} to {to_mailbox}, which can send sooner"
+            ),
+            Event::SendingPaused {
+                scope,
+                name,
+                reason,
+            } => format!("{scope} {name} paused: {reason}"),
+            Event::SendingResumed {
+                scope,
+                name,
+                reason,
+            } => format!("{scope} {name} resumed: {reason}"),
         }
     }
 }
@@ -1190,6 +1257,39 @@ mod tests {
             reason: Some("wrong person".into()),
         };
         assert_eq!(rejected.summary(), "draft rejected by dana: wrong person");
+    }
+
+    #[test]
+    fn scheduling_events_round_trip() {
+        let contact_id = ContactId::new();
+        let events = [
+            Event::SendPolicyRecorded {
+                mailboxes: vec!["dana@x.example".into()],
+                fingerprint: "0123456789abcdef".into(),
+            },
+            Event::MessageRerouted {
+                message_id: MessageId::new(),
+                contact_id,
+                from_mailbox: "dana@x.example".into(),
+                to_mailbox: "dana2@x.example".into(),
+            },
+            Event::SendingPaused {
+                scope: "mailbox".into(),
+                name: "dana@x.example".into(),
+                reason: "bounce rate 10.0% is above 3.0%".into(),
+            },
+            Event::SendingResumed {
+                scope: "sequence".into(),
+                name: "sdr-cold".into(),
+                reason: "list cleaned".into(),
+            },
+        ];
+        for event in events {
+            let json = serde_json::to_value(&event).unwrap();
+            assert_eq!(json["type"], event.kind(), "{event:?}");
+            assert_eq!(serde_json::from_value::<Event>(json).unwrap(), event);
+            assert!(!event.summary().is_empty());
+        }
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod ledger;
 mod native_cel;
 pub mod playbook;
 pub mod policy;
+pub mod schedule;
 pub mod scoring;
 pub mod text;
 pub mod titles;

@@ -1200,3 +1200,79 @@ fn dkim_mistakes_are_located() {
     );
     assert_one(&source, "private_key", "private_key");
 }
+
+// ── [sending] and the scheduler's keys ───────────────────────────────────
+
+#[test]
+fn sending_rules_are_read_with_their_defaults() {
+    let playbook = default_playbook();
+    assert_eq!(playbook.sending.contact_gap_days, 2);
+    assert!(playbook.sending.holidays);
+    assert_eq!(playbook.sending.circuit_breaker.bounce_rate, 0.03);
+    assert_eq!(playbook.sending.circuit_breaker.min_sends, 20);
+    assert_eq!(playbook.sending.circuit_breaker.window_days, 7);
+    let source = default_with(
+        "extra_holidays = []",
+        "extra_holidays = [\"2026-12-24\", \"2026-12-31\"]",
+    );
+    let playbook = parse(&source, "handoff.toml").unwrap();
+    assert_eq!(playbook.sending.extra_holidays.len(), 2);
+    // A window may run to the end of the day.
+    let source = default_with("to = \"17:30\"", "to = \"24:00\"");
+    let playbook = parse(&source, "handoff.toml").unwrap();
+    assert_eq!(
+        playbook.mailboxes[0]
+            .send_window
+            .to
+            .minutes_after_midnight(),
+        1440
+    );
+}
+
+#[test]
+fn sending_mistakes_are_located_with_a_hint() {
+    let source = default_with("contact_gap_days = 2", "contact_gap_dayz = 2");
+    let d = assert_one(
+        &source,
+        "contact_gap_dayz",
+        "unknown key `contact_gap_dayz`",
+    );
+    assert!(hint(&d).contains("did you mean `contact_gap_days`"), "{d}");
+
+    let source = default_with("contact_gap_days = 2", "contact_gap_days = 90");
+    assert_one(&source, "contact_gap_days = 90", "between 0 and 30");
+
+    let source = default_with("extra_holidays = []", "extra_holidays = [\"24/12/2026\"]");
+    let d = assert_one(
+        &source,
+        "extra_holidays = [",
+        "`24/12/2026` in `extra_holidays` is not a date",
+    );
+    assert!(hint(&d).contains("YYYY-MM-DD"), "{d}");
+
+    let source = default_with("window = \"7d\"", "window = \"36h\"");
+    assert_one(&source, "window = \"36h\"", "whole days");
+
+    let source = default_with("bounce_rate = 0.03", "bounce_rate = 3");
+    assert_one(&source, "bounce_rate = 3", "between 0 and 1");
+
+    let source = default_with("min_sends = 20", "min_sends = 0");
+    assert_one(&source, "min_sends = 0", "at least 1");
+
+    let source = default_with("from = \"08:30\"", "from = \"24:00\"");
+    assert_one(&source, "from = \"24:00\"", "not a time of day");
+}
+
+#[test]
+fn time_zones_are_looked_up_in_the_zone_database() {
+    let source = default_with(
+        "time_zone = \"America/New_York\"",
+        "time_zone = \"America/New_Yrok\"",
+    );
+    let d = assert_one(
+        &source,
+        "America/New_Yrok",
+        "not in the IANA time zone database",
+    );
+    assert!(hint(&d).contains("America/New_York"), "{d}");
+}

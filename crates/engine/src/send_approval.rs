@@ -273,6 +273,12 @@ async fn new_message(
                 .ok_or(ReviewError::NoMailbox(draft))?
         }
     };
+    // A step the sequence threads replies in its enrolment's thread, from
+    // that thread's mailbox.
+    let (in_reply_to, address) = match thread_parent(store, &record.draft).await? {
+        Some(parent) => (Some(parent.rfc_message_id), parent.mailbox),
+        None => (None, address),
+    };
     let rfc = RfcMessageId::generate(address.domain()).map_err(|e| ReviewError::MessageId {
         mailbox: address.clone(),
         why: e.to_string(),
@@ -282,9 +288,36 @@ async fn new_message(
         contact_id: record.draft.contact_id,
         mailbox: address,
         rfc_message_id: rfc.as_str().to_string(),
-        in_reply_to: None,
+        in_reply_to,
         scheduled_at: at,
     })
+}
+
+/// The message a threaded step replies to: the enrolment's last email out,
+/// when its sequence marks the step `thread = true`.
+async fn thread_parent(
+    store: &dyn Store,
+    draft: &handoff_store::Draft,
+) -> Result<Option<Message>, ReviewError> {
+    let Some(enrollment_id) = draft.enrollment_id else {
+        return Ok(None);
+    };
+    let enrollments = store.list_enrollments(draft.contact_id).await?;
+    let Some(enrollment) = enrollments.iter().find(|e| e.id == enrollment_id) else {
+        return Ok(None);
+    };
+    let threads = store
+        .list_sequences()
+        .await?
+        .iter()
+        .find(|s| s.name == enrollment.sequence)
+        .and_then(|s| s.steps.get(draft.step_index as usize).cloned())
+        .and_then(|step| step.get("thread").and_then(serde_json::Value::as_bool))
+        .unwrap_or(false);
+    if !threads {
+        return Ok(None);
+    }
+    Ok(store.thread_parent(enrollment_id).await?)
 }
 
 async fn record_of(store: &dyn Store, draft: DraftId) -> Result<DraftRecord, ReviewError> {

@@ -3,6 +3,10 @@
 //! claim's transaction), composes each, hands it to a [`Transport`] outside
 //! any transaction, and records the outcome fenced by the lease.
 //!
+//! With a [`SendPolicy`] (the playbook's mailboxes and `[sending]`), a pass
+//! first records it in the store; every claim then applies it in its own
+//! transaction: send windows, days off, caps, spacing, rotation, breakers.
+//!
 //! At most `concurrency` messages are in `sending` per sender at any time:
 //! a batch is claimed only when the previous one is recorded. A sender that
 //! dies therefore leaves at most `concurrency` messages in doubt.
@@ -15,6 +19,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tokio::task::JoinSet;
 
+use handoff_domain::schedule::SendPolicy;
 use handoff_domain::{Actor, EmailAddress, MessageId};
 use handoff_mail::outbound::{
     DeliveryError, DkimSigner, Envelope, MessageId as RfcMessageId, OutgoingMessage, Receipt,
@@ -100,6 +105,13 @@ pub struct SendLine {
     pub rfc_message_id: String,
     pub to: Option<String>,
     pub detail: String,
+    /// A held message that stays queued: when it is looked at again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub until: Option<DateTime<Utc>>,
+    /// Why the scheduler held it: `window`, `cap`, `spacing`, `frequency`,
+    /// `paused`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub waits: Vec<String>,
 }
 
 /// What one pass did.
@@ -134,6 +146,7 @@ pub struct Sender {
     store: Arc<dyn Store>,
     transports: Transports,
     config: SendConfig,
+    policy: Option<SendPolicy>,
 }
 
 enum Outcome {
@@ -149,7 +162,14 @@ impl Sender {
             store,
             transports,
             config,
+            policy: None,
         }
+    }
+
+    /// Paces sends by the playbook's rules: each pass records them first.
+    pub fn with_policy(mut self, policy: SendPolicy) -> Self {
+        self.policy = Some(policy);
+        self
     }
 
     fn ctx(&self, now: DateTime<Utc>) -> CommandContext {
@@ -173,12 +193,19 @@ impl Sender {
         let clock = move || at.unwrap_or_else(Utc::now);
         let mut report = SendReport::default();
         let now = clock();
+        if let Some(policy) = &self.policy {
+            self.store
+                .record_send_policy(&self.ctx(now), policy)
+                .await?;
+        }
         for m in self.store.recover_expired(&self.ctx(now), now).await? {
             report.recovered.push(SendLine {
                 message_id: m.id,
                 rfc_message_id: m.rfc_message_id,
                 to: None,
                 detail: "left in sending by a sender that stopped: in doubt".into(),
+                until: None,
+                waits: Vec::new(),
             });
         }
         loop {
@@ -202,10 +229,16 @@ impl Sender {
                 break;
             }
             for held in batch.held {
+                let waits = match &held.reason {
+                    handoff_store::HoldReason::Paced { waits, .. } => waits.clone(),
+                    _ => Vec::new(),
+                };
                 report.held.push(SendLine {
                     message_id: held.message.id,
                     rfc_message_id: held.message.rfc_message_id,
                     to: None,
+                    until: (!held.failed).then(|| held.reason.until()).flatten(),
+                    waits,
                     detail: format!(
                         "{}{}",
                         held.reason.describe(),
@@ -255,6 +288,8 @@ impl Sender {
             rfc_message_id: claimed.message.rfc_message_id.clone(),
             to: Some(claimed.to.as_str().to_string()),
             detail,
+            until: None,
+            waits: Vec::new(),
         };
         let (fenced, list, detail) = match outcome {
             Outcome::Sent(receipt) => (
@@ -313,18 +348,36 @@ async fn deliver(
         .map(RfcMessageId::parse)
     {
         None => None,
-        Some(Ok(parent)) => Some(Thread {
-            in_reply_to: parent.clone(),
-            references: vec![parent],
-        }),
+        Some(Ok(parent)) => {
+            // The whole chain the store found, oldest first; at least the parent.
+            let mut references = Vec::new();
+            for id in claimed.thread.iter().flat_map(|t| &t.references) {
+                match RfcMessageId::parse(id) {
+                    Ok(id) => references.push(id),
+                    Err(e) => return unsendable(format!("its References are not usable: {e}")),
+                }
+            }
+            if references.is_empty() {
+                references.push(parent.clone());
+            }
+            Some(Thread {
+                in_reply_to: parent,
+                references,
+            })
+        }
         Some(Err(e)) => return unsendable(format!("its In-Reply-To is not usable: {e}")),
+    };
+    // A follow-up answers the first message: "Re: " its subject.
+    let subject = match &claimed.thread {
+        Some(thread) => thread.root_subject.clone(),
+        None => claimed.subject.clone(),
     };
     let mut composed = match compose(&OutgoingMessage {
         from: claimed.message.mailbox.clone(),
         from_name: None,
         to: claimed.to.clone(),
         to_name: claimed.to_name.clone(),
-        subject: claimed.subject.clone(),
+        subject,
         body: claimed.body.clone(),
         message_id: message_id.clone(),
         thread,

@@ -10,6 +10,7 @@ mod prospects;
 mod research;
 mod review;
 mod rows;
+mod scheduling;
 mod sending;
 mod unsubscribe;
 mod workflow;
@@ -39,6 +40,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/0002_drafting.sql"),
     ),
     (3, "sending", include_str!("../migrations/0003_sending.sql")),
+    (
+        4,
+        "scheduling",
+        include_str!("../migrations/0004_scheduling.sql"),
+    ),
     (
         5,
         "review_inbox",

@@ -12,13 +12,14 @@ use uuid::Uuid;
 
 use handoff_domain::{ContactId, DraftId, EmailAddress, Event, MessageId};
 use handoff_store::{
-    ClaimedMessage, ClaimedMessages, CommandContext, DraftRecord, Fenced, HeldMessage, HoldReason,
-    InDoubtMessage, Message, MessageClaim, MessageFailure, Messages, NewMessage, RECHECK_AFTER,
-    StopFacts, StoreError, StoreResult, parse_stop_reason, send_check, to_micros,
+    ClaimedMessage, ClaimedMessages, CommandContext, DraftRecord, Fenced, HeldMessage,
+    InDoubtMessage, Message, MessageClaim, MessageFailure, Messages, NewMessage, Plan,
+    RECHECK_AFTER, StopFacts, StoreError, StoreResult, parse_stop_reason, send_check, to_micros,
 };
 
 use crate::drafts::locked;
 use crate::rows::{conflict_or, db_err, is_code};
+use crate::scheduling;
 use crate::{PostgresStore, insert_entry};
 
 pub(crate) fn read_message(row: &PgRow) -> StoreResult<Message> {
@@ -293,6 +294,12 @@ impl Messages for PostgresStore {
     ) -> StoreResult<ClaimedMessages> {
         let lease_until = to_micros(claim.now + claim.lease);
         let mut tx = self.pool().begin().await.map_err(db_err)?;
+        // The scheduler's rules, as recorded by the senders (none: no
+        // pacing). Their mailbox rows are locked first: claims take turns.
+        let policy = scheduling::load_policy(&mut tx).await?;
+        if let Some(policy) = &policy {
+            scheduling::lock_mailboxes(&mut tx, policy, ctx.now).await?;
+        }
         let rows = sqlx::query(
             "SELECT * FROM messages WHERE state = 'queued' AND scheduled_at <= $1
               ORDER BY scheduled_at, id LIMIT $2 FOR UPDATE SKIP LOCKED",
@@ -308,12 +315,38 @@ impl Messages for PostgresStore {
             let record = locked(&mut tx, message.draft_id).await?;
             let to = recipient(&mut tx, &record).await?;
             let escalated = escalated(&mut tx, &record).await?;
-            match send_check(&to.facts, &record, claim.now, escalated) {
+            let verdict = match send_check(&to.facts, &record, claim.now, escalated) {
                 Ok(text) => {
+                    match scheduling::plan_claim(
+                        &mut tx,
+                        policy.as_ref(),
+                        &message,
+                        &record,
+                        claim.now,
+                    )
+                    .await?
+                    {
+                        Plan::SendFrom(mailbox) => Ok((text, mailbox)),
+                        Plan::Hold(hold) => Err(hold),
+                    }
+                }
+                Err(hold) => Err(hold),
+            };
+            match verdict {
+                Ok((text, mailbox)) => {
+                    scheduling::record_claim_mailbox(
+                        &mut tx,
+                        ctx,
+                        &mut message,
+                        &mailbox,
+                        claim.now,
+                    )
+                    .await?;
+                    let thread = scheduling::thread_of(&mut tx, &message).await?;
                     let token = Uuid::now_v7().simple().to_string();
                     let attempts: i32 = sqlx::query_scalar(
                         "UPDATE messages SET state = 'sending', lease_token = $1, lease_until = $2,
-                                claimed_by = $3, attempts = attempts + 1, updated_at = $4
+                                claimed_by = $3, attempts = attempts + 1, updated_at = $4, claimed_at = $6
                           WHERE id = $5 RETURNING attempts",
                     )
                     .bind(&token)
@@ -321,6 +354,7 @@ impl Messages for PostgresStore {
                     .bind(&claim.worker)
                     .bind(ctx.now)
                     .bind(message.id.as_uuid())
+                    .bind(to_micros(claim.now))
                     .fetch_one(&mut *tx)
                     .await
                     .map_err(db_err)?;
@@ -347,6 +381,7 @@ impl Messages for PostgresStore {
                         subject: text.final_subject,
                         body: text.final_body,
                         edit_distance: text.edit_distance,
+                        thread,
                     });
                 }
                 Err(hold) if hold.is_permanent() => {
@@ -380,10 +415,7 @@ impl Messages for PostgresStore {
                     });
                 }
                 Err(hold) => {
-                    let until = to_micros(match &hold {
-                        HoldReason::NotYet { until, .. } => *until,
-                        _ => claim.now + RECHECK_AFTER,
-                    });
+                    let until = to_micros(hold.until().unwrap_or(claim.now + RECHECK_AFTER));
                     sqlx::query(
                         "UPDATE messages SET scheduled_at = $1, updated_at = $2 WHERE id = $3",
                     )
@@ -464,20 +496,40 @@ impl Messages for PostgresStore {
         failure: &MessageFailure,
     ) -> StoreResult<Fenced> {
         let m = &claimed.message;
-        self.fenced(
+        let mut tx = self.pool().begin().await.map_err(db_err)?;
+        let n = sqlx::query(
+            "UPDATE messages SET state = 'failed', failure = $3, updated_at = $4, lease_token = NULL
+              WHERE id = $1 AND state = 'sending' AND lease_token = $2",
+        )
+        .bind(m.id.as_uuid())
+        .bind(&claimed.lease_token)
+        .bind(failure_json(failure)?)
+        .bind(ctx.now)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?
+        .rows_affected();
+        if n != 1 {
+            return Ok(Fenced::LeaseLost);
+        }
+        insert_entry(
+            &mut tx,
             ctx,
-            claimed,
-            "state = 'failed', failure = $3, updated_at = $4",
-            vec![Bind::Text(failure_json(failure)?), Bind::Time(ctx.now)],
-            vec![Event::MessageFailed {
+            &Event::MessageFailed {
                 message_id: m.id,
                 contact_id: m.contact_id,
                 failure: failure.kind().into(),
                 reason: failure.describe(),
-            }],
-            None,
+            },
         )
-        .await
+        .await?;
+        // A refusal at send time is a hard bounce: the breakers judge it in
+        // this transaction.
+        if matches!(failure, MessageFailure::Rejected { .. }) {
+            scheduling::judge(&mut tx, ctx, m).await?;
+        }
+        tx.commit().await.map_err(db_err)?;
+        Ok(Fenced::Recorded)
     }
 
     async fn mark_deferred(

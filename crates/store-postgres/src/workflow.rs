@@ -427,6 +427,16 @@ impl InboundEvents for PostgresStore {
             },
         )
         .await?;
+        // A bounce or complaint may trip a circuit breaker, in this
+        // transaction.
+        crate::scheduling::judge_report(
+            &mut tx,
+            ctx,
+            &event.kind,
+            event.rfc_message_id.as_deref(),
+            event.contact_id,
+        )
+        .await?;
         tx.commit().await.map_err(db_err)?;
         Ok(Recorded::New(id))
     }

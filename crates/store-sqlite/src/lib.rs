@@ -16,6 +16,7 @@ mod prospects;
 mod research;
 mod review;
 mod rows;
+mod scheduling;
 mod sending;
 mod unsubscribe;
 mod workflow;

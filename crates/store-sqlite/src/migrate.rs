@@ -23,6 +23,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     ),
     (3, "sending", include_str!("../migrations/0003_sending.sql")),
     (
+        4,
+        "scheduling",
+        include_str!("../migrations/0004_scheduling.sql"),
+    ),
+    (
         5,
         "review_inbox",
         include_str!("../migrations/0005_review_inbox.sql"),

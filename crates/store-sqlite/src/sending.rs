@@ -10,12 +10,13 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use handoff_domain::{ContactId, EmailAddress, Event, MessageId};
 use handoff_store::{
     ClaimedMessage, ClaimedMessages, CommandContext, DraftRecord, Fenced, HeldMessage,
-    InDoubtMessage, Message, MessageClaim, MessageFailure, Messages, NewMessage, RECHECK_AFTER,
-    StopFacts, StoreError, StoreResult, parse_stop_reason, send_check,
+    InDoubtMessage, Message, MessageClaim, MessageFailure, Messages, NewMessage, Plan,
+    RECHECK_AFTER, StopFacts, StoreError, StoreResult, parse_stop_reason, send_check,
 };
 
 use crate::drafts::existing;
 use crate::rows::{db_err, from_micros, micros, parse_id};
+use crate::scheduling;
 use crate::workflow::opt_micros;
 use crate::{SqliteStore, conflict_or, insert_entry};
 
@@ -265,18 +266,31 @@ impl Messages for SqliteStore {
                 out
             };
             let mut outcome = ClaimedMessages::default();
+            // The scheduler's rules, as recorded by the senders (none: no pacing).
+            let policy = scheduling::load_policy(tx)?;
             for mut message in due {
                 let record = existing(tx, message.draft_id)?;
                 let enrollment = record.draft.enrollment_id.map(|id| id.to_string());
                 let to = recipient(tx, message.contact_id, enrollment)?;
                 let escalated = escalated(tx, &record)?;
-                match send_check(&to.facts, &record, claim.now, escalated) {
+                let verdict = match send_check(&to.facts, &record, claim.now, escalated) {
                     Ok(text) => {
+                        match scheduling::plan_claim(tx, policy.as_ref(), &message, &record, claim.now)? {
+                            Plan::SendFrom(mailbox) => Ok((text, mailbox)),
+                            Plan::Hold(hold) => Err(hold),
+                        }
+                    }
+                    Err(hold) => Err(hold),
+                };
+                match verdict {
+                    Ok((text, mailbox)) => {
+                        scheduling::record_claim_mailbox(tx, ctx, &mut message, &mailbox, claim.now)?;
+                        let thread = scheduling::thread_of(tx, &message)?;
                         let token = uuid::Uuid::now_v7().simple().to_string();
                         let attempts: i64 = tx
                             .query_row(
                                 "UPDATE messages SET state = 'sending', lease_token = ?1, lease_until = ?2,
-                                        claimed_by = ?3, attempts = attempts + 1, updated_at = ?4
+                                        claimed_by = ?3, attempts = attempts + 1, updated_at = ?4, claimed_at = ?6
                                   WHERE id = ?5 AND state = 'queued'
                                   RETURNING attempts",
                                 params![
@@ -284,7 +298,8 @@ impl Messages for SqliteStore {
                                     micros(lease_until),
                                     claim.worker,
                                     micros(ctx.now),
-                                    message.id.to_string()
+                                    message.id.to_string(),
+                                    micros(claim.now),
                                 ],
                                 |r| r.get(0),
                             )
@@ -311,6 +326,7 @@ impl Messages for SqliteStore {
                             subject: text.final_subject,
                             body: text.final_body,
                             edit_distance: text.edit_distance,
+                            thread,
                         });
                     }
                     Err(hold) if hold.is_permanent() => {
@@ -339,10 +355,7 @@ impl Messages for SqliteStore {
                         });
                     }
                     Err(hold) => {
-                        let until = match &hold {
-                            handoff_store::HoldReason::NotYet { until, .. } => *until,
-                            _ => claim.now + RECHECK_AFTER,
-                        };
+                        let until = hold.until().unwrap_or(claim.now + RECHECK_AFTER);
                         tx.execute(
                             "UPDATE messages SET scheduled_at = ?1, updated_at = ?2 WHERE id = ?3",
                             params![micros(until), micros(ctx.now), message.id.to_string()],
@@ -440,6 +453,11 @@ impl Messages for SqliteStore {
                     reason: failure.describe(),
                 },
             )?;
+            // A refusal at send time is a hard bounce: the breakers judge it
+            // in this transaction.
+            if matches!(failure, MessageFailure::Rejected { .. }) {
+                scheduling::judge(tx, ctx, m)?;
+            }
             Ok(Fenced::Recorded)
         })
     }

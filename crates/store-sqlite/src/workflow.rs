@@ -434,6 +434,15 @@ impl InboundEvents for SqliteStore {
                     contact_id: event.contact_id,
                 },
             )?;
+            // A bounce or complaint may trip a circuit breaker, in this
+            // transaction.
+            crate::scheduling::judge_report(
+                tx,
+                ctx,
+                &event.kind,
+                event.rfc_message_id.as_deref(),
+                event.contact_id,
+            )?;
             Ok(Recorded::New(id))
         })
     }

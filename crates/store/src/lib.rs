@@ -12,6 +12,7 @@ pub mod import_plan;
 mod links;
 pub mod provenance;
 mod review;
+mod scheduling;
 mod sending;
 mod types;
 mod unsubscribe;
@@ -22,6 +23,7 @@ use chrono::{DateTime, Utc};
 pub use error::StoreError;
 pub use links::*;
 pub use review::*;
+pub use scheduling::*;
 pub use sending::*;
 pub use types::*;
 pub use unsubscribe::*;
@@ -512,6 +514,7 @@ pub trait Store:
     + ApprovalLinks
     + ReviewQueue
     + Inbox
+    + Scheduling
 {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;

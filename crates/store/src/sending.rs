@@ -29,12 +29,29 @@ pub enum HoldReason {
         reason: String,
         until: DateTime<Utc>,
     },
+    /// The scheduler's hold: a closed send window, a day off, a full daily
+    /// cap, spacing, the per-contact frequency cap, or a paused mailbox or
+    /// sequence. Queued until `until`. `waits` are the kinds (`window`,
+    /// `cap`, `spacing`, `frequency`, `paused`).
+    Paced {
+        waits: Vec<String>,
+        reason: String,
+        until: DateTime<Utc>,
+    },
 }
 
 impl HoldReason {
     /// Permanent holds fail the message; `NotYet` keeps it queued.
     pub fn is_permanent(&self) -> bool {
-        !matches!(self, HoldReason::NotYet { .. })
+        !matches!(self, HoldReason::NotYet { .. } | HoldReason::Paced { .. })
+    }
+
+    /// When a message held for a passing reason is looked at again.
+    pub fn until(&self) -> Option<DateTime<Utc>> {
+        match self {
+            HoldReason::NotYet { until, .. } | HoldReason::Paced { until, .. } => Some(*until),
+            _ => None,
+        }
     }
 
     pub fn describe(&self) -> String {
@@ -44,9 +61,9 @@ impl HoldReason {
             }
             HoldReason::Suppressed => "the address is suppressed".into(),
             HoldReason::HumanOwned => "a person took the prospect over".into(),
-            HoldReason::DraftRefused { reason } | HoldReason::NotYet { reason, .. } => {
-                reason.clone()
-            }
+            HoldReason::DraftRefused { reason }
+            | HoldReason::NotYet { reason, .. }
+            | HoldReason::Paced { reason, .. } => reason.clone(),
         }
     }
 }
@@ -115,6 +132,9 @@ pub struct ClaimedMessage {
     pub subject: String,
     pub body: String,
     pub edit_distance: f64,
+    /// For a follow-up: the thread it continues (its subject becomes
+    /// "Re: " the first message's, with In-Reply-To and References).
+    pub thread: Option<crate::ThreadInfo>,
 }
 
 /// A due message that was not claimed, and why.

@@ -7,11 +7,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
-use chrono::{DateTime, Utc};
 use clap::Args;
 use secrecy::ExposeSecret;
 
 use handoff_domain::playbook::Playbook;
+use handoff_domain::schedule::SendPolicy;
 use handoff_engine::sending::{SendConfig, SendLine, SendReport, Sender, Transports};
 use handoff_mail::outbound::{
     DkimSettings, DkimSigner, FileOutbox, SmtpConfig, SmtpCredentials, SmtpTransport,
@@ -71,19 +71,7 @@ impl Cmd {
                 "say what to do: `handoff send --due` sends every message that is due, `handoff send --in-doubt` lists those a person must check"
             );
         }
-        let at = self
-            .at
-            .as_deref()
-            .map(|raw| {
-                DateTime::parse_from_rfc3339(raw)
-                    .map(|t| t.with_timezone(&Utc))
-                    .with_context(|| {
-                        format!(
-                            "--at {raw} is not an RFC 3339 time; write e.g. 2026-03-02T09:00:00Z"
-                        )
-                    })
-            })
-            .transpose()?;
+        let at = super::mailboxes::parse_at(self.at.as_deref())?;
         let settings = Settings::load(global)?;
         let playbook = super::load_playbook(&settings.playbook_path)?;
         let store = store::open(&settings, Migrate::OnOpen).await?;
@@ -168,7 +156,8 @@ impl SenderSetup {
                 public_url: public_url.clone(),
                 unsubscribe_key: key.clone(),
             },
-        );
+        )
+        .with_policy(SendPolicy::from_playbook(playbook));
         Ok(Self {
             sender,
             outbox,
@@ -317,7 +306,10 @@ pub fn print_report(report: &SendReport, outbox: &Path) {
         }
     };
     section("Sent", &report.sent);
-    section("Held", &report.held);
+    section(
+        "Held (the reason, and when it is looked at again)",
+        &report.held,
+    );
     section("Deferred", &report.deferred);
     section("Failed", &report.failed);
     section(

@@ -7,7 +7,7 @@ use std::path::Path;
 use crate::*;
 
 /// A digest of every row of every table except the ledger.
-fn state_digest(db: &Path) -> String {
+pub(crate) fn state_digest(db: &Path) -> String {
     let conn = rusqlite::Connection::open(db).unwrap();
     let tables: Vec<String> = conn
         .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT IN ('ledger', 'sqlite_sequence') ORDER BY name")
@@ -35,7 +35,7 @@ fn state_digest(db: &Path) -> String {
     digest
 }
 
-fn ledger_len(db: &Path) -> i64 {
+pub(crate) fn ledger_len(db: &Path) -> i64 {
     let conn = rusqlite::Connection::open(db).unwrap();
     conn.query_row("SELECT COUNT(*) FROM ledger", [], |r| r.get(0))
         .unwrap()

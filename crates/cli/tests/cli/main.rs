@@ -10,6 +10,7 @@ mod governance;
 mod ledger_invariant;
 mod policy_check;
 mod review;
+mod scheduling;
 mod sending;
 mod serve;
 mod workers;

@@ -33,18 +33,30 @@ impl Drop for Running {
     }
 }
 
-/// Points the workspace's mailbox at the sink.
+/// Points the workspace's mailboxes at the sink, with room for the whole
+/// run: five of dana's mailboxes (first emails rotate between them), each
+/// 500 a day, no spacing, a window that never closes, no holidays.
 fn use_smtp(dir: &Path, port: u16) {
     let path = dir.join("handoff.toml");
     let text = std::fs::read_to_string(&path).unwrap();
-    let line = "address = \"dana@northwind.example\"";
-    assert!(
-        text.contains(line),
-        "the default playbook has dana's mailbox"
-    );
-    let text = text.replacen(
-        line,
-        &format!("{line}\nsmtp = {{ host = \"127.0.0.1\", port = {port}, tls = \"none\" }}"),
+    // The block itself, not the comment above it that names it.
+    let start = text
+        .find("\n[[mailbox]]")
+        .expect("the default playbook has a mailbox")
+        + 1;
+    let end = text.find("# ── Model").expect("the model section follows");
+    let mut mailboxes = String::new();
+    for name in ["dana", "dana.b", "dana.c", "dana.d", "dana.e"] {
+        mailboxes.push_str(&format!(
+            "[[mailbox]]\naddress = \"{name}@northwind.example\"\nowner = \"dana\"\n\
+             smtp = {{ host = \"127.0.0.1\", port = {port}, tls = \"none\" }}\n\
+             daily_cap = 500\nmin_spacing = \"0s\"\n\
+             send_window = {{ days = \"mon-sun\", from = \"00:00\", to = \"24:00\" }}\nwarmup = false\n\n"
+        ));
+    }
+    let text = format!("{}{mailboxes}{}", &text[..start], &text[end..]).replacen(
+        "holidays = true",
+        "holidays = false",
         1,
     );
     std::fs::write(&path, text).unwrap();
@@ -229,6 +241,19 @@ fn approved_drafts_go_to_the_file_outbox() {
         .output()
         .unwrap());
     let ws = dir.path().join("handoff-demo");
+    // Whenever the test runs, the send window is open (the scheduler's own
+    // tests are in scheduling.rs).
+    let playbook = ws.join("handoff.toml");
+    let text = std::fs::read_to_string(&playbook).unwrap();
+    let open = text
+        .replacen(
+            "send_window = { days = \"mon-fri\", from = \"08:30\", to = \"17:30\" }",
+            "send_window = { days = \"mon-sun\", from = \"00:00\", to = \"24:00\" }",
+            1,
+        )
+        .replacen("holidays = true", "holidays = false", 1);
+    assert_ne!(text, open, "the quickstart playbook has the default window");
+    std::fs::write(&playbook, open).unwrap();
     let out = ok(command(
         &ws,
         &["ledger", "tail", "--kind", "draft_created", "--json"],

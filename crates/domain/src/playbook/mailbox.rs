@@ -121,6 +121,15 @@ impl ClockTime {
         })
     }
 
+    /// The end of the day, written "24:00": only as a window's `to`.
+    pub const END_OF_DAY: Self = Self {
+        minutes_after_midnight: 24 * 60,
+    };
+
+    pub fn minutes_after_midnight(self) -> u16 {
+        self.minutes_after_midnight
+    }
+
     pub fn hour(self) -> u16 {
         self.minutes_after_midnight / 60
     }
@@ -478,12 +487,16 @@ fn read_send_window(issues: &mut Issues<'_>, mut table: TableReader<'_, '_>) -> 
         .and_then(|days| parse_days(issues, &days));
     let mut clock = |table: &mut TableReader<'_, '_>, key: &'static str| {
         table.required_string(issues, key).and_then(|text| {
-            let time = ClockTime::parse(&text.value);
+            let time = match text.value.as_str() {
+                // A window may run to midnight: `to = "24:00"`.
+                "24:00" if key == "to" => Some(ClockTime::END_OF_DAY),
+                _ => ClockTime::parse(&text.value),
+            };
             if time.is_none() {
                 issues.error_with_hint(
                     &text.span,
                     format!("`{key}` is not a time of day: `{}`", text.value),
-                    format!("write 24-hour HH:MM, e.g. {key} = \"08:30\""),
+                    format!("write 24-hour HH:MM, e.g. {key} = \"08:30\" (`to` may be \"24:00\")"),
                 );
             }
             time.map(|time| Located {

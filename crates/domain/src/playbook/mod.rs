@@ -23,6 +23,7 @@ mod icp;
 mod mailbox;
 mod model;
 mod reader;
+mod sending;
 mod sequence;
 mod typecheck;
 mod workspace;
@@ -47,6 +48,7 @@ pub use governance::{
 pub use icp::{EnrolmentApproval, Icp, IcpRule, IcpTiers, ListBuilding, Lookalike};
 pub use mailbox::{ClockTime, Dkim, Mailbox, SecretSource, SendWindow, Smtp, Tls, Weekday};
 pub use model::{Backend, ModelConfig};
+pub use sending::Sending;
 pub use sequence::{OwnerRole, Sequence, Step, StepKind};
 pub use typecheck::{ConditionProblem, check_condition};
 pub use workspace::{DatabaseSection, Workspace};
@@ -75,6 +77,8 @@ pub struct Playbook {
     pub governance: Governance,
     pub mailboxes: Vec<Mailbox>,
     pub model: ModelConfig,
+    /// `[sending]`: rules for every mailbox, and the circuit breakers.
+    pub sending: Sending,
 }
 
 /// Identifies the policy a decision was made under: "pv-" and the first 16
@@ -113,6 +117,7 @@ impl Playbook {
             governance,
             mailboxes,
             model,
+            sending,
         } = self;
         #[derive(Serialize)]
         struct Policy<'a> {
@@ -124,6 +129,10 @@ impl Playbook {
             governance: &'a Governance,
             mailboxes: &'a [Mailbox],
             model: &'a ModelConfig,
+            // Left out while it is the default, so playbooks written before
+            // [sending] existed keep their version.
+            #[serde(skip_serializing_if = "Sending::is_default")]
+            sending: &'a Sending,
         }
         let policy = Policy {
             workspace,
@@ -134,6 +143,7 @@ impl Playbook {
             governance,
             mailboxes,
             model,
+            sending,
         };
         // Struct fields serialise in declaration order and maps are sorted,
         // so the JSON is canonical. It cannot fail for these types (string
@@ -234,6 +244,10 @@ pub fn check(source: &str, file_name: &str) -> Checked {
         .table(&mut issues, "model")
         .map(|table| model::read_model(&mut issues, table))
         .unwrap_or_default();
+    let sending = root
+        .table(&mut issues, "sending")
+        .map(|table| sending::read_sending(&mut issues, table))
+        .unwrap_or_default();
     root.finish(&mut issues);
 
     let (sequences, sequence_types) = sequences
@@ -262,6 +276,7 @@ pub fn check(source: &str, file_name: &str) -> Checked {
             governance,
             mailboxes,
             model,
+            sending,
         }),
         // Every path to None above reports an error; this is a safety net.
         _ => {

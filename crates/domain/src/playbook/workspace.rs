@@ -62,8 +62,8 @@ pub(crate) fn read_database(
     DatabaseSection { url }
 }
 
-/// IANA time-zone areas; the zone database itself is not a dependency, so
-/// names are shape-checked: `UTC`, or `Area/Location[/Sublocation]`.
+/// IANA time-zone areas: names are shape-checked first (`UTC`, or
+/// `Area/Location[/Sublocation]`) for a precise hint, then looked up.
 const TIME_ZONE_AREAS: [&str; 11] = [
     "Africa",
     "America",
@@ -114,6 +114,20 @@ fn check_time_zone(issues: &mut Issues<'_>, zone: Located<String>) -> Option<Str
             &zone.span,
             format!("`{}` is not an IANA time zone", zone.value),
             TIME_ZONE_HINT,
+        );
+        return None;
+    }
+    // Well formed; now the zone database itself (send windows need it).
+    if zone.value.parse::<chrono_tz::Tz>().is_err() {
+        let names: Vec<&str> = chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name()).collect();
+        let hint = match did_you_mean(&zone.value, &names) {
+            Some(close) => format!("did you mean `{close}`?"),
+            None => TIME_ZONE_HINT.to_string(),
+        };
+        issues.error_with_hint(
+            &zone.span,
+            format!("`{}` is not in the IANA time zone database", zone.value),
+            hint,
         );
         return None;
     }
