@@ -245,7 +245,7 @@ async fn review_and_inbox_commands_append_to_the_ledger() {
     let editor = ws.join("edit.sh");
     std::fs::write(
         &editor,
-        "#!/bin/sh\nsed -i 's/next week/on Tuesday/' \"$1\"\n",
+        "#!/bin/sh\nprintf 'PS: happy to help either way.\\n' >> \"$1\"\n",
     )
     .unwrap();
     std::fs::set_permissions(&editor, std::fs::Permissions::from_mode(0o755)).unwrap();

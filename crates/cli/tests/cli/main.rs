@@ -67,3 +67,22 @@ pub fn init_workspace() -> tempfile::TempDir {
     ok(handoff(dir.path(), &["init"]));
     dir
 }
+
+/// Opens the default playbook's send window around the clock, with no
+/// spacing, warm-up or holidays: for tests about something other than the
+/// scheduler, whenever they run (the scheduler's own are in scheduling.rs).
+pub fn open_send_window(ws: &Path) {
+    let path = ws.join("handoff.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let open = text
+        .replacen(
+            "send_window = { days = \"mon-fri\", from = \"08:30\", to = \"17:30\" }",
+            "send_window = { days = \"mon-sun\", from = \"00:00\", to = \"24:00\" }",
+            1,
+        )
+        .replacen("min_spacing = \"10m\"", "min_spacing = \"0s\"", 1)
+        .replacen("warmup = true", "warmup = false", 1)
+        .replacen("holidays = true", "holidays = false", 1);
+    assert_ne!(text, open, "the playbook has the default send window");
+    std::fs::write(&path, open).unwrap();
+}

@@ -75,6 +75,7 @@ fn quickstart() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     ok(as_user(dir.path(), "dana", &["quickstart"]));
     let ws = dir.path().join("handoff-demo");
+    crate::open_send_window(&ws);
     (dir, ws)
 }
 
@@ -168,7 +169,11 @@ fn the_queue_lists_shows_edits_rejects_reassigns_and_bulk_approves() {
     let edited = json(edit(
         ws,
         &drafts[0],
-        &editor(ws, "shorter.sh", "sed -i 's/next week/on Tuesday/' \"$1\""),
+        &editor(
+            ws,
+            "shorter.sh",
+            "sed -i 's/Dana Reyes/Dana Reyes (Northwind)/' \"$1\"",
+        ),
     ));
     assert_eq!(edited["outcome"], "approved", "{edited}");
     let distance = edited["edit_distance"].as_f64().unwrap();
@@ -275,7 +280,7 @@ fn the_queue_lists_shows_edits_rejects_reassigns_and_bulk_approves() {
         .map(|f| std::fs::read_to_string(f.unwrap().path()).unwrap())
         .collect();
     assert!(
-        eml.contains("on Tuesday?"),
+        eml.contains("Dana Reyes (Northwind)"),
         "the edited text is what went out"
     );
 }
@@ -296,6 +301,7 @@ fn workspace(cold: &str) -> tempfile::TempDir {
     let line = "cold = { mode = \"approval\", window = \"24h\" }";
     assert!(text.contains(line));
     std::fs::write(&playbook, text.replace(line, cold)).unwrap();
+    crate::open_send_window(d);
     ok(as_user(
         d,
         "dana",

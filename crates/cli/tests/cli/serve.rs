@@ -99,6 +99,7 @@ fn serve_sends_serves_unsubscribes_and_stops_on_sigterm() {
         .output()
         .unwrap());
     let ws = dir.path().join("handoff-demo");
+    crate::open_send_window(&ws);
     let out = ok(command(
         &ws,
         &["ledger", "tail", "--kind", "draft_created", "--json"],
@@ -121,11 +122,16 @@ fn serve_sends_serves_unsubscribes_and_stops_on_sigterm() {
     let outbox = ws.join("outbox");
     let deadline = Instant::now() + Duration::from_secs(60);
     let eml = loop {
-        let files: Vec<_> = std::fs::read_dir(&outbox)
-            .map(|d| d.filter_map(Result::ok).collect())
+        // Only whole messages: the outbox writes a temporary file and renames it.
+        let whole = std::fs::read_dir(&outbox)
+            .map(|d| {
+                d.filter_map(Result::ok)
+                    .filter(|f| f.file_name().to_string_lossy().ends_with(".eml"))
+                    .find_map(|f| std::fs::read_to_string(f.path()).ok())
+            })
             .unwrap_or_default();
-        if let Some(file) = files.first() {
-            break std::fs::read_to_string(file.path()).unwrap();
+        if let Some(eml) = whole {
+            break eml;
         }
         assert!(Instant::now() < deadline, "nothing reached the outbox");
         std::thread::sleep(Duration::from_millis(200));
@@ -187,6 +193,7 @@ fn approval_links_act_once_as_the_reviewer_through_serve() {
         .output()
         .unwrap());
     let ws = dir.path().join("handoff-demo");
+    crate::open_send_window(&ws);
     let out = ok(command(
         &ws,
         &["ledger", "tail", "--kind", "draft_created", "--json"],
@@ -262,7 +269,15 @@ fn approval_links_act_once_as_the_reviewer_through_serve() {
     // The serving sender sends the approved message.
     let outbox = ws.join("outbox");
     let deadline = Instant::now() + Duration::from_secs(60);
-    while std::fs::read_dir(&outbox).map(|d| d.count()).unwrap_or(0) == 0 {
+    while std::fs::read_dir(&outbox)
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .filter(|f| f.file_name().to_string_lossy().ends_with(".eml"))
+                .count()
+        })
+        .unwrap_or(0)
+        == 0
+    {
         assert!(
             Instant::now() < deadline,
             "the approved message was not sent"
