@@ -591,5 +591,5 @@ pub async fn windows_rotation_and_threads(store: Arc<dyn Store>) {
     assert_eq!(claimed.message.mailbox.as_str(), a);
     let thread = claimed.thread.as_ref().expect("a follow-up has its thread");
     assert_eq!(thread.root_subject, SUBJECT);
-    assert_eq!(thread.references, [m1.rfc_message_id.clone()]);
+    assert_eq!(thread.references, vec![m1.rfc_message_id.clone()]);
 }
