@@ -192,6 +192,8 @@ fn every_state_changing_command_appends_to_the_ledger() {
         vec!["approvals", "list"],
         vec!["titles", "normalize", "CTO"],
         vec!["migrate"],
+        vec!["mailboxes", "list"],
+        vec!["mailboxes", "list", "--json"],
     ] {
         let before_state = state_digest(&db);
         let before = ledger_len(&db);
