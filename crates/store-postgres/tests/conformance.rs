@@ -104,3 +104,19 @@ async fn unreachable_servers_and_missing_databases_are_one_sentence() {
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_passes_the_scheduling_story() {
+    if TestPg::create().await.is_none() {
+        return;
+    }
+    let mut dbs = Vec::new();
+    for (name, check) in conformance::scheduling::checks() {
+        eprintln!("conformance (scheduling): {name}");
+        let db = TestPg::create().await.unwrap();
+        let store = PostgresStore::connect(&db.url).await.unwrap();
+        store.migrate().await.unwrap();
+        check(Arc::new(store) as Arc<dyn Store>).await;
+        dbs.push(db);
+    }
+}

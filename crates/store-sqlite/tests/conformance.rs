@@ -97,3 +97,18 @@ fn urls_resolve_relative_to_the_playbook() {
     assert!(SqliteStore::path_from_url("sqlite::memory:", base).is_err());
     assert!(SqliteStore::path_from_url("mysql://x", base).is_err());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_passes_the_scheduling_story() {
+    let mut dirs = Vec::new();
+    conformance::scheduling::run_all(|| {
+        let db = handoff_testkit::temp_sqlite();
+        let store = SqliteStore::open(&db.path, Durability::Normal).unwrap();
+        dirs.push(db);
+        async move {
+            store.migrate().await.unwrap();
+            Arc::new(store) as Arc<dyn Store>
+        }
+    })
+    .await;
+}

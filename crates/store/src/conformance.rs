@@ -6,6 +6,9 @@
 //! panics on failure like any test.
 #![allow(clippy::unwrap_used, clippy::panic, clippy::expect_used)]
 
+/// The scheduler and circuit breakers (their own `run_all`).
+pub mod scheduling;
+
 use std::collections::{BTreeSet, HashSet};
 use std::future::Future;
 use std::pin::Pin;

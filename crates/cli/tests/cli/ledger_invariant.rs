@@ -194,6 +194,8 @@ fn every_state_changing_command_appends_to_the_ledger() {
         vec!["migrate"],
         // Sends one message to the file outbox; nothing in the database.
         vec!["send-test-email", "--to", "me@example.org"],
+        vec!["mailboxes", "list"],
+        vec!["mailboxes", "list", "--json"],
     ] {
         let before_state = state_digest(&db);
         let before = ledger_len(&db);
