@@ -8,8 +8,8 @@
 //! transaction: send windows, days off, caps, spacing, rotation, breakers.
 //!
 //! At most `concurrency` messages are in `sending` per sender at any time:
-//! a batch is claimed only when the previous one is recorded. A sender that
-//! dies therefore leaves at most `concurrency` messages in doubt.
+//! a message is claimed only when one in hand has its outcome recorded. A
+//! sender that dies therefore leaves at most `concurrency` messages in doubt.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -208,68 +208,83 @@ impl Sender {
                 waits: Vec::new(),
             });
         }
+        // A sliding window: a message is claimed only when one in hand has
+        // its outcome recorded, so at most `concurrency` are ever claimed
+        // and unrecorded (the most a crash can leave in doubt), and a slow
+        // server answer holds up one slot, not a whole batch.
+        let limit = self.config.concurrency.max(1) as usize;
+        let mut tasks = JoinSet::new();
+        let mut exhausted = false;
         loop {
-            if stop() {
-                break;
-            }
-            let now = clock();
-            let batch = self
-                .store
-                .claim_messages(
-                    &self.ctx(now),
-                    &MessageClaim {
-                        now,
-                        lease: self.config.lease,
-                        limit: self.config.concurrency.max(1),
-                        worker: self.config.worker.clone(),
-                    },
-                )
-                .await?;
-            if batch.claimed.is_empty() && batch.held.is_empty() {
-                break;
-            }
-            for held in batch.held {
-                let waits = match &held.reason {
-                    handoff_store::HoldReason::Paced { waits, .. } => waits.clone(),
-                    _ => Vec::new(),
-                };
-                report.held.push(SendLine {
-                    message_id: held.message.id,
-                    rfc_message_id: held.message.rfc_message_id,
-                    to: None,
-                    until: (!held.failed).then(|| held.reason.until()).flatten(),
-                    waits,
-                    detail: format!(
-                        "{}{}",
-                        held.reason.describe(),
-                        if held.failed {
-                            " (failed)"
-                        } else {
-                            " (still queued)"
-                        }
-                    ),
-                });
-            }
-            let mut tasks = JoinSet::new();
-            for claimed in batch.claimed {
-                let transport = self.transports.for_mailbox(&claimed.message.mailbox);
-                let signer = self.transports.signer_for(&claimed.message.mailbox);
-                let config = self.config.clone();
-                tasks.spawn(async move {
-                    let outcome = deliver(
-                        &config,
-                        transport.as_ref(),
-                        signer.as_deref(),
-                        &claimed,
-                        clock(),
+            if !exhausted && !stop() && tasks.len() < limit {
+                let now = clock();
+                let room = u32::try_from(limit - tasks.len()).unwrap_or(1);
+                let batch = self
+                    .store
+                    .claim_messages(
+                        &self.ctx(now),
+                        &MessageClaim {
+                            now,
+                            lease: self.config.lease,
+                            limit: room,
+                            worker: self.config.worker.clone(),
+                        },
                     )
-                    .await;
-                    (claimed, outcome)
-                });
+                    .await?;
+                if batch.claimed.is_empty() && batch.held.is_empty() {
+                    exhausted = true;
+                }
+                let progressed = !batch.claimed.is_empty() || !batch.held.is_empty();
+                for held in batch.held {
+                    let waits = match &held.reason {
+                        handoff_store::HoldReason::Paced { waits, .. } => waits.clone(),
+                        _ => Vec::new(),
+                    };
+                    report.held.push(SendLine {
+                        message_id: held.message.id,
+                        rfc_message_id: held.message.rfc_message_id,
+                        to: None,
+                        until: (!held.failed).then(|| held.reason.until()).flatten(),
+                        waits,
+                        detail: format!(
+                            "{}{}",
+                            held.reason.describe(),
+                            if held.failed {
+                                " (failed)"
+                            } else {
+                                " (still queued)"
+                            }
+                        ),
+                    });
+                }
+                for claimed in batch.claimed {
+                    let transport = self.transports.for_mailbox(&claimed.message.mailbox);
+                    let signer = self.transports.signer_for(&claimed.message.mailbox);
+                    let config = self.config.clone();
+                    tasks.spawn(async move {
+                        let outcome = deliver(
+                            &config,
+                            transport.as_ref(),
+                            signer.as_deref(),
+                            &claimed,
+                            clock(),
+                        )
+                        .await;
+                        (claimed, outcome)
+                    });
+                }
+                if progressed && tasks.len() < limit {
+                    // Room left and the queue answered: ask again before waiting.
+                    continue;
+                }
             }
-            while let Some(joined) = tasks.join_next().await {
-                let (claimed, outcome) = joined.map_err(|e| SendError::Task(e.to_string()))?;
-                self.record(&claimed, outcome, clock(), &mut report).await?;
+            match tasks.join_next().await {
+                Some(joined) => {
+                    let (claimed, outcome) = joined.map_err(|e| SendError::Task(e.to_string()))?;
+                    self.record(&claimed, outcome, clock(), &mut report).await?;
+                }
+                None if exhausted || stop() => break,
+                None => {}
             }
         }
         Ok(report)

@@ -126,7 +126,10 @@ fn serve_sends_serves_unsubscribes_and_stops_on_sigterm() {
         let whole = std::fs::read_dir(&outbox)
             .map(|d| {
                 d.filter_map(Result::ok)
-                    .filter(|f| f.file_name().to_string_lossy().ends_with(".eml"))
+                    .filter(|f| {
+                        let name = f.file_name().to_string_lossy().into_owned();
+                        name.ends_with(".eml") && !name.starts_with('.')
+                    })
                     .find_map(|f| std::fs::read_to_string(f.path()).ok())
             })
             .unwrap_or_default();
@@ -272,7 +275,10 @@ fn approval_links_act_once_as_the_reviewer_through_serve() {
     while std::fs::read_dir(&outbox)
         .map(|d| {
             d.filter_map(Result::ok)
-                .filter(|f| f.file_name().to_string_lossy().ends_with(".eml"))
+                .filter(|f| {
+                    let name = f.file_name().to_string_lossy().into_owned();
+                    name.ends_with(".eml") && !name.starts_with('.')
+                })
                 .count()
         })
         .unwrap_or(0)
