@@ -216,7 +216,10 @@ impl SendCmd {
         } else {
             "off (openssl could not make a key)"
         };
-        let config = SmtpConfig::new("127.0.0.1", port, Security::None);
+        // The same pool on both sides: lettre's baseline pools `concurrency`
+        // connections, so the transport keeps as many open.
+        let mut config = SmtpConfig::new("127.0.0.1", port, Security::None);
+        config.max_idle_connections = concurrency;
         eprintln!("seeding {n} approved messages (not timed) …");
         let smtp_store = seeded(dir.path(), "smtp.db", n).await?;
         let file_store = seeded(dir.path(), "file.db", n).await?;

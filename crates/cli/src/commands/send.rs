@@ -130,7 +130,8 @@ impl SenderSetup {
     ) -> Result<Self> {
         let dir = playbook_dir(playbook_path);
         let outbox = dir.join("outbox");
-        let transports = transports(playbook, &dir, &outbox, &ProcessEnv)?;
+        let pool = options.concurrency as usize;
+        let transports = transports(playbook, &dir, &outbox, &ProcessEnv, pool)?;
         let public_url = match (
             &playbook.workspace.public_url,
             playbook.mailboxes.iter().any(|m| m.smtp.is_some()),
@@ -207,6 +208,7 @@ pub fn transports(
     dir: &Path,
     outbox: &Path,
     env: &dyn Environment,
+    pool: usize,
 ) -> Result<Transports> {
     let file = FileOutbox::new(outbox)
         .with_context(|| format!("cannot use the outbox folder {}", outbox.display()))?;
@@ -225,6 +227,8 @@ pub fn transports(
         }
         let Some(smtp) = &mailbox.smtp else { continue };
         let mut config = SmtpConfig::new(smtp.host.clone(), smtp.port, smtp.tls.into());
+        // Keep a connection open for each message the sender hands over at once.
+        config.max_idle_connections = config.max_idle_connections.max(pool);
         if let Some(username) = &smtp.username {
             let Some(source) = &smtp.password else {
                 bail!(

@@ -74,7 +74,7 @@ impl Cmd {
         };
         let dir = playbook_dir(&settings.playbook_path);
         let outbox = dir.join("outbox");
-        let transports = transports(&playbook, &dir, &outbox, &ProcessEnv)?;
+        let transports = transports(&playbook, &dir, &outbox, &ProcessEnv, 1)?;
         let message_id = MessageId::generate(mailbox.address.domain()).map_err(|e| {
             anyhow::anyhow!("cannot make a Message-ID for {}: {e}", mailbox.address)
         })?;
