@@ -91,8 +91,9 @@ fn http(method: &str, url: &str, body: &str) -> (u16, String) {
     (status, response)
 }
 
-#[test]
-fn serve_sends_serves_unsubscribes_and_stops_on_sigterm() {
+/// A quickstart workspace with its send window open, and the drafts it
+/// wrote, oldest first.
+fn demo() -> (tempfile::TempDir, std::path::PathBuf, Vec<String>) {
     let dir = tempfile::tempdir().unwrap();
     ok(command(dir.path(), &["quickstart"])
         .env("HANDOFF_USER", "dana")
@@ -106,8 +107,20 @@ fn serve_sends_serves_unsubscribes_and_stops_on_sigterm() {
     )
     .output()
     .unwrap());
-    let first: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
-    let draft = first["event"]["draft_id"].as_str().unwrap().to_string();
+    let drafts = out
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v["event"]["draft_id"].as_str().unwrap().to_string()
+        })
+        .collect();
+    (dir, ws, drafts)
+}
+
+#[test]
+fn serve_sends_serves_unsubscribes_and_stops_on_sigterm() {
+    let (_dir, ws, drafts) = demo();
+    let draft = drafts[0].clone();
     ok(command(&ws, &["queue", "approve", &draft])
         .env("HANDOFF_USER", "dana")
         .output()
@@ -190,27 +203,8 @@ fn on_server(server: &Serving, link: &str, marker: &str) -> String {
 
 #[test]
 fn approval_links_act_once_as_the_reviewer_through_serve() {
-    let dir = tempfile::tempdir().unwrap();
-    ok(command(dir.path(), &["quickstart"])
-        .env("HANDOFF_USER", "dana")
-        .output()
-        .unwrap());
-    let ws = dir.path().join("handoff-demo");
-    crate::open_send_window(&ws);
-    let out = ok(command(
-        &ws,
-        &["ledger", "tail", "--kind", "draft_created", "--json"],
-    )
-    .output()
-    .unwrap());
-    let drafts: Vec<String> = out
-        .lines()
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).unwrap();
-            v["event"]["draft_id"].as_str().unwrap().to_string()
-        })
-        .collect();
-    assert!(drafts.len() >= 2, "{out}");
+    let (_dir, ws, drafts) = demo();
+    assert!(drafts.len() >= 2, "{drafts:?}");
     let server = serve(&ws);
     let links = |draft: &str| -> serde_json::Value {
         serde_json::from_str(&ok(handoff(&ws, &["queue", "links", draft, "--json"]))).unwrap()
