@@ -213,10 +213,13 @@ impl Sender {
         // and unrecorded (the most a crash can leave in doubt), and a slow
         // server answer holds up one slot, not a whole batch.
         let limit = self.config.concurrency.max(1) as usize;
+        // Claim again once half the window is free: one claim transaction
+        // per several messages, not per message.
+        let refill_at = limit / 2;
         let mut tasks = JoinSet::new();
         let mut exhausted = false;
         loop {
-            if !exhausted && !stop() && tasks.len() < limit {
+            if !exhausted && !stop() && tasks.len() <= refill_at {
                 let now = clock();
                 let room = u32::try_from(limit - tasks.len()).unwrap_or(1);
                 let batch = self
@@ -273,7 +276,7 @@ impl Sender {
                         (claimed, outcome)
                     });
                 }
-                if progressed && tasks.len() < limit {
+                if progressed && tasks.len() <= refill_at {
                     // Room left and the queue answered: ask again before waiting.
                     continue;
                 }
