@@ -22,7 +22,7 @@ use handoff_store::{
 
 use crate::drafts::{locked, reread, review_in};
 use crate::rows::db_err;
-use crate::sending::{escalated, failure_json, queue_in, read_message};
+use crate::sending::{escalated, queue_in, read_message};
 use crate::workflow::{fk_or, insert_escalation, read_escalation, stop_in};
 use crate::{PostgresStore, insert_entry};
 
@@ -235,27 +235,7 @@ impl ReviewQueue for PostgresStore {
             .filter(|m| m.state == "queued")
         {
             let failure = rejection_hold(draft, reviewer, &reason);
-            sqlx::query(
-                "UPDATE messages SET state = 'failed', failure = $1, updated_at = $2
-                  WHERE id = $3 AND state = 'queued'",
-            )
-            .bind(failure_json(&failure)?)
-            .bind(ctx.now)
-            .bind(queued.id.as_uuid())
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-            insert_entry(
-                &mut tx,
-                ctx,
-                &Event::MessageFailed {
-                    message_id: queued.id,
-                    contact_id: queued.contact_id,
-                    failure: failure.kind().into(),
-                    reason: failure.describe(),
-                },
-            )
-            .await?;
+            crate::sending::fail_queued_in(&mut tx, ctx, &queued, &failure).await?;
         }
         tx.commit().await.map_err(db_err)?;
         Ok(record)

@@ -386,26 +386,7 @@ impl Messages for PostgresStore {
                 }
                 Err(hold) if hold.is_permanent() => {
                     let failure = MessageFailure::Held { hold: hold.clone() };
-                    sqlx::query(
-                        "UPDATE messages SET state = 'failed', failure = $1, updated_at = $2 WHERE id = $3",
-                    )
-                    .bind(failure_json(&failure)?)
-                    .bind(ctx.now)
-                    .bind(message.id.as_uuid())
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
-                    insert_entry(
-                        &mut tx,
-                        ctx,
-                        &Event::MessageFailed {
-                            message_id: message.id,
-                            contact_id: message.contact_id,
-                            failure: failure.kind().into(),
-                            reason: failure.describe(),
-                        },
-                    )
-                    .await?;
+                    fail_queued_in(&mut tx, ctx, &message, &failure).await?;
                     message.state = "failed".into();
                     message.failure = Some(failure);
                     outcome.held.push(HeldMessage {
@@ -680,4 +661,37 @@ impl Messages for PostgresStore {
             .await
             .map_err(db_err)
     }
+}
+
+/// Fails a queued message for good (held at its claim, or its draft
+/// rejected), with its `message_failed` entry, inside the caller's
+/// transaction.
+pub(crate) async fn fail_queued_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    ctx: &CommandContext,
+    message: &Message,
+    failure: &MessageFailure,
+) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE messages SET state = 'failed', failure = $1, updated_at = $2
+          WHERE id = $3 AND state = 'queued'",
+    )
+    .bind(failure_json(failure)?)
+    .bind(ctx.now)
+    .bind(message.id.as_uuid())
+    .execute(&mut **tx)
+    .await
+    .map_err(db_err)?;
+    insert_entry(
+        tx,
+        ctx,
+        &Event::MessageFailed {
+            message_id: message.id,
+            contact_id: message.contact_id,
+            failure: failure.kind().into(),
+            reason: failure.describe(),
+        },
+    )
+    .await?;
+    Ok(())
 }

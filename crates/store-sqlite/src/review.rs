@@ -18,7 +18,7 @@ use handoff_store::{
 
 use crate::drafts::{existing, review_in};
 use crate::rows::{db_err, micros, parse_id};
-use crate::sending::{MESSAGE_COLUMNS, escalated, failure_json, queue_in, read_message};
+use crate::sending::{MESSAGE_COLUMNS, escalated, queue_in, read_message};
 use crate::workflow::{insert_escalation, opt_micros, read_escalation, stop_in};
 use crate::{SqliteStore, insert_entry};
 
@@ -229,26 +229,7 @@ impl ReviewQueue for SqliteStore {
             let record = review_in(tx, ctx, draft, &review, &outcome, Some(&reason))?;
             if let Some(queued) = live_message(tx, draft)?.filter(|m| m.state == "queued") {
                 let failure = rejection_hold(draft, reviewer, &reason);
-                tx.execute(
-                    "UPDATE messages SET state = 'failed', failure = ?1, updated_at = ?2
-                      WHERE id = ?3 AND state = 'queued'",
-                    params![
-                        failure_json(&failure)?,
-                        micros(ctx.now),
-                        queued.id.to_string()
-                    ],
-                )
-                .map_err(db_err)?;
-                insert_entry(
-                    tx,
-                    ctx,
-                    &Event::MessageFailed {
-                        message_id: queued.id,
-                        contact_id: queued.contact_id,
-                        failure: failure.kind().into(),
-                        reason: failure.describe(),
-                    },
-                )?;
+                crate::sending::fail_queued_in(tx, ctx, &queued, &failure)?;
             }
             Ok(record)
         })

@@ -331,21 +331,7 @@ impl Messages for SqliteStore {
                     }
                     Err(hold) if hold.is_permanent() => {
                         let failure = MessageFailure::Held { hold: hold.clone() };
-                        tx.execute(
-                            "UPDATE messages SET state = 'failed', failure = ?1, updated_at = ?2 WHERE id = ?3",
-                            params![failure_json(&failure)?, micros(ctx.now), message.id.to_string()],
-                        )
-                        .map_err(db_err)?;
-                        insert_entry(
-                            tx,
-                            ctx,
-                            &Event::MessageFailed {
-                                message_id: message.id,
-                                contact_id: message.contact_id,
-                                failure: failure.kind().into(),
-                                reason: failure.describe(),
-                            },
-                        )?;
+                        fail_queued_in(tx, ctx, &message, &failure)?;
                         message.state = "failed".into();
                         message.failure = Some(failure);
                         outcome.held.push(HeldMessage {
@@ -636,4 +622,36 @@ impl Messages for SqliteStore {
             .map_err(db_err)
         })
     }
+}
+
+/// Fails a queued message for good (held at its claim, or its draft
+/// rejected), with its `message_failed` entry, inside the caller's
+/// transaction.
+pub(crate) fn fail_queued_in(
+    tx: &rusqlite::Transaction<'_>,
+    ctx: &CommandContext,
+    message: &Message,
+    failure: &MessageFailure,
+) -> StoreResult<()> {
+    tx.execute(
+        "UPDATE messages SET state = 'failed', failure = ?1, updated_at = ?2
+          WHERE id = ?3 AND state = 'queued'",
+        params![
+            failure_json(failure)?,
+            micros(ctx.now),
+            message.id.to_string()
+        ],
+    )
+    .map_err(db_err)?;
+    insert_entry(
+        tx,
+        ctx,
+        &Event::MessageFailed {
+            message_id: message.id,
+            contact_id: message.contact_id,
+            failure: failure.kind().into(),
+            reason: failure.describe(),
+        },
+    )?;
+    Ok(())
 }
